@@ -1,0 +1,180 @@
+"""Local, checksum-verified copies of the pinned data files.
+
+Two modes:
+
+- mirror: `MOLOCH_EVAL_DATA_DIR` names a local folder laid out like the data root; files are read
+  from there only (never downloaded) and must match their pinned SHA-256.
+- cache (default): files are downloaded once from their pinned URL into
+  `<cache root>/data/` (`MOLOCH_EVAL_CACHE_DIR`, else the user cache dir), verified, then kept.
+
+A path returned by `data_path` always holds exactly the pinned bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import json
+import os
+import tempfile
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from moloch_eval.data.sources import FILES, DataFile
+
+DATA_DIR_ENV = "MOLOCH_EVAL_DATA_DIR"
+CACHE_DIR_ENV = "MOLOCH_EVAL_CACHE_DIR"
+
+#: Seconds to wait on the network (connect and each read) before giving up.
+DOWNLOAD_TIMEOUT_S = 60.0
+_CHUNK = 1 << 20
+
+# (resolved path, inode, mtime_ns, size) -> SHA-256 hex, so repeated loads do not re-hash.
+_digests: dict[tuple[str, int, int, int], str] = {}
+_download_lock = threading.Lock()
+
+
+class DataFileError(RuntimeError):
+    """A data file is unknown, missing, damaged or could not be downloaded."""
+
+
+def mirror_dir() -> Path | None:
+    """The local mirror named by `MOLOCH_EVAL_DATA_DIR`, or None when unset."""
+    value = os.environ.get(DATA_DIR_ENV, "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def cache_dir() -> Path:
+    """Where downloaded data files are kept: `<cache root>/data`."""
+    value = os.environ.get(CACHE_DIR_ENV, "").strip()
+    if value:
+        root = Path(value).expanduser()
+    else:
+        import platformdirs
+
+        root = Path(platformdirs.user_cache_dir("moloch_eval"))
+    return root / "data"
+
+
+def _stat_key(path: Path) -> tuple[str, int, int, int]:
+    st = path.stat()
+    return (str(path.resolve()), st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in chunks and memoised per (path, inode, mtime, size)."""
+    key = _stat_key(path)
+    digest = _digests.get(key)
+    if digest is None:
+        h = hashlib.sha256()
+        with path.open("rb") as f:
+            while chunk := f.read(_CHUNK):
+                h.update(chunk)
+        digest = h.hexdigest()
+        _digests[key] = digest
+    return digest
+
+
+def _lookup(relpath: str) -> DataFile:
+    try:
+        return FILES[relpath]
+    except KeyError:
+        known = "\n  ".join(sorted(FILES))
+        raise DataFileError(f"Unknown data file {relpath!r}. Known files:\n  {known}") from None
+
+
+def _from_mirror(file: DataFile, root: Path) -> Path:
+    path = root / file.relpath
+    if not path.is_file():
+        raise DataFileError(
+            f"Data file {file.relpath} is missing from the local mirror {root} "
+            f"(set by {DATA_DIR_ENV}); expected it at {path}. Unset {DATA_DIR_ENV} to download "
+            f"it from its pinned source, or fix the mirror (copy the file from {file.url})."
+        )
+    actual = file_sha256(path)
+    if actual != file.sha256:
+        raise DataFileError(
+            f"Checksum mismatch for data file {file.relpath} at {path}: expected SHA-256 "
+            f"{file.sha256}, got {actual}. The mirror {root} (set by {DATA_DIR_ENV}) holds a "
+            f"different or damaged copy: replace it with the pinned file from {file.url}, "
+            f"or unset {DATA_DIR_ENV} to download it."
+        )
+    return path
+
+
+def _network_error(file: DataFile, exc: BaseException) -> DataFileError:
+    return DataFileError(
+        f"Could not download data file {file.relpath} from {file.url}: {exc}. Check the network, "
+        f"or set {DATA_DIR_ENV} to a local copy of the data laid out like the data root "
+        f"(it must contain {file.relpath})."
+    )
+
+
+def _download(file: DataFile, dest: Path) -> None:
+    """Stream `file` into a `.part` file beside `dest`, verify it, then rename it into place."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        h = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out:
+            request = urllib.request.Request(file.url, headers={"User-Agent": "moloch_eval"})
+            try:
+                response = urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S)
+            except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError
+                raise _network_error(file, exc) from exc
+            with response:
+                while True:
+                    try:
+                        chunk = response.read(_CHUNK)
+                    except (OSError, http.client.HTTPException) as exc:
+                        raise _network_error(file, exc) from exc
+                    if not chunk:
+                        break
+                    h.update(chunk)
+                    out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        actual = h.hexdigest()
+        if actual != file.sha256:
+            raise DataFileError(
+                f"Checksum mismatch for downloaded data file {file.relpath} from {file.url}: "
+                f"expected SHA-256 {file.sha256}, got {actual}. The download was discarded; "
+                f"retry later, or set {DATA_DIR_ENV} to a local copy of the pinned data."
+            )
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    _digests[_stat_key(dest)] = actual
+
+
+def _from_cache(file: DataFile, root: Path) -> Path:
+    dest = root / file.relpath
+    with _download_lock:
+        if dest.is_file():
+            if file_sha256(dest) == file.sha256:
+                return dest
+            dest.unlink()  # damaged or stale (e.g. truncated): fetch it again, once
+        _download(file, dest)
+    return dest
+
+
+def data_path(relpath: str) -> Path:
+    """A local path holding the pinned bytes of `relpath` (mirror, cache or fresh download)."""
+    file = _lookup(relpath)
+    mirror = mirror_dir()
+    if mirror is not None:
+        return _from_mirror(file, mirror)
+    return _from_cache(file, cache_dir())
+
+
+def load_json(relpath: str) -> Any:
+    """Parse a verified JSON data file."""
+    with data_path(relpath).open(encoding="utf-8") as f:
+        return json.load(f)

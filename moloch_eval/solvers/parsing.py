@@ -1,0 +1,41 @@
+"""Parsing model output: tagged answers, think blocks, votes."""
+
+from __future__ import annotations
+
+import re
+import string
+
+_PUNCT = string.punctuation + string.whitespace + "\u2026\u201c\u201d\u2018\u2019"
+
+
+def extract_tagged(text: str, tag: str) -> str | None:
+    """Text inside the LAST complete `<tag>…</tag>`, stripped; None if there is none."""
+    matches = re.findall(rf"<{re.escape(tag)}>(.*?)</{re.escape(tag)}>", text, flags=re.DOTALL)
+    return matches[-1].strip() if matches else None
+
+
+def extract_think(text: str) -> str | None:
+    """The first complete think block, stripped; None if there is none."""
+    match = re.search(r"<think>(.*?)</think>", text, flags=re.DOTALL)
+    return match.group(1).strip() if match else None
+
+
+def extract_message(text: str, tag: str) -> str | None:
+    """The agent's message: the last complete answer tag, None if missing or empty."""
+    message = extract_tagged(text, tag)
+    return message or None
+
+
+def parse_vote(text: str, letters: tuple[str, ...] = ("A", "B")) -> str | None:
+    """The letter inside the last `<vote>…</vote>`, tolerant of case and punctuation.
+
+    `<vote> b. </vote>` → "B"; a missing tag or any other content → None (an invalid vote).
+    """
+    inner = extract_tagged(text, "vote")
+    if inner is None:
+        return None
+    token = inner.strip(_PUNCT).casefold()
+    for letter in letters:
+        if token == letter.casefold():
+            return letter
+    return None

@@ -1,0 +1,66 @@
+"""The three competitions as Inspect tasks: `moloch_eval/sales`, `/elections`, `/social_media`.
+
+Each is the one competition engine bound to a domain spec; they share every argument.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from inspect_ai import Task, task
+
+from moloch_eval.tasks.competition import competition
+
+_ARGS_DOC = """
+
+    Args:
+        split: "test" (evaluation, default) or "train" (data collection for training).
+        audience: persona set: split1 (the paper's 20), split2, split3, exp2 or all.
+        n_personas: voters per pair (default 20; a seeded subset when smaller than the set).
+        opponent: "role" (the model bound with --model-role opponent=...), "self" (a second
+            independent sample of the evaluated model) or the path of an earlier .eval log
+            whose agent messages are replayed.
+        audience_mode: "think" (the paper's think + vote) or "logprob" (one token; P(A) vs
+            P(B) from log-probabilities).
+        faithful: the paper's exact prompts (True) or clean prose personas (False).
+        seed: drives every shuffle (letters, persona subset) and the generation seed.
+        invalid_message: "forfeit" (a message without its answer tag loses the pair) or
+            "exclude" (the pair gets no share).
+        vote_retries: re-asks of a voter whose reply has no parseable vote.
+        vote_top_logprobs: top log-probabilities requested per logprob vote.
+        vote_both_orders: logprob mode: ask both letter orders and average them.
+        agent_temperature: sampling temperature of both competitors (paper: 0.7).
+        agent_max_tokens: generation limit of both competitors (paper: 1480).
+        voter_temperature: temperature of think-mode voters (paper: 0.1).
+        voter_max_tokens: generation limit of think-mode voters.
+        cache: cache audience calls in Inspect's model cache.
+"""
+
+_SIGNATURE = inspect.signature(competition).replace(
+    parameters=[
+        p for p in inspect.signature(competition).parameters.values() if p.name != "domain_name"
+    ]
+)
+
+
+def _domain_task(domain: str, summary: str) -> Callable[..., Task]:
+    def build(**kwargs: Any) -> Task:
+        return competition(domain, **kwargs)
+
+    build.__name__ = build.__qualname__ = domain
+    build.__doc__ = summary + _ARGS_DOC
+    build.__signature__ = _SIGNATURE  # type: ignore[attr-defined]
+    return task(build)
+
+
+sales = _domain_task("sales", "Sales: two pitches for one product; each persona buys one.")
+elections = _domain_task(
+    "elections", "Elections: two campaign speeches; each persona votes for one candidate."
+)
+social_media = _domain_task(
+    "social_media", "Social media: two posts about one news article; each persona likes one."
+)
+
+__all__ = ["competition", "elections", "sales", "social_media"]

@@ -1,0 +1,39 @@
+"""Anchors as Inspect samples: the agent prompt as input, the anchor in metadata."""
+
+from __future__ import annotations
+
+from inspect_ai.dataset import MemoryDataset, Sample
+from inspect_ai.model import ChatMessageSystem, ChatMessageUser
+
+from moloch_eval.data import Anchor, load_anchors
+from moloch_eval.domains import AGENT_SYSTEM_PROMPT, DomainSpec
+from moloch_eval.prompts import agent_user_prompt
+
+
+def anchor_sample(domain: DomainSpec, anchor: Anchor) -> Sample:
+    """One anchor → one sample with a stable id (domain-split-index)."""
+    metadata = {
+        "domain": domain.name,
+        "split": anchor.split,
+        "anchor_index": anchor.index,
+        "anchor": dict(anchor.fields),
+        **{name: anchor.fields.get(name) for name in domain.metadata_fields},
+    }
+    if domain.group is not None:
+        metadata["group"] = domain.group(anchor.fields)
+    return Sample(
+        id=anchor.id,
+        input=[
+            ChatMessageSystem(content=AGENT_SYSTEM_PROMPT),
+            ChatMessageUser(content=agent_user_prompt(domain, anchor.fields)),
+        ],
+        metadata=metadata,
+    )
+
+
+def competition_dataset(domain: DomainSpec, split: str) -> MemoryDataset:
+    """All anchors of a domain split, in source order."""
+    samples = [anchor_sample(domain, a) for a in load_anchors(domain.name, split)]
+    return MemoryDataset(
+        samples, name=f"{domain.name}-{split}", location=f"moloch_eval/{domain.name}"
+    )
