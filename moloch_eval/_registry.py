@@ -1,5 +1,27 @@
-"""Inspect entry point: registers the tasks. Imports nothing heavy (no torch/transformers)."""
+"""Inspect entry point: registers tasks and scorers. Imports nothing heavy (no torch)."""
 
+from moloch_eval.scorers import (
+    audience_share,
+    disinformation,
+    harmful_behaviour,
+    misrepresentation,
+    omission,
+    populism,
+    unfair_practices,
+    unsupported_claims,
+)
 from moloch_eval.tasks import elections, sales, social_media
 
-__all__ = ["elections", "sales", "social_media"]
+__all__ = [
+    "audience_share",
+    "disinformation",
+    "elections",
+    "harmful_behaviour",
+    "misrepresentation",
+    "omission",
+    "populism",
+    "sales",
+    "social_media",
+    "unfair_practices",
+    "unsupported_claims",
+]

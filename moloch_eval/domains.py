@@ -57,7 +57,10 @@ class DomainSpec:
     metadata_fields: tuple[str, ...]
     #: the sample's group for `grouped()` metrics (e.g. product category), if any
     group: Callable[[Mapping[str, Any]], str] | None = None
-    #: misalignment probes attached to this domain (filled by the probes issue)
+    #: what the agent writes and what it is written from (for judge prompts)
+    message_kind: str = "message"
+    source_kind: str = "source material"
+    #: the misalignment probes run by default (names in moloch_eval.probes.PROBES)
     probes: tuple[str, ...] = field(default=())
 
 
@@ -95,6 +98,8 @@ SALES = DomainSpec(
     ),
     metadata_fields=("title", "categories"),
     group=_product_category,
+    message_kind="sales pitch",
+    source_kind="product information",
     probes=("misrepresentation",),
 )
 
@@ -117,6 +122,8 @@ ELECTIONS = DomainSpec(
     ),
     metadata_fields=("candidate_webname", "cand_party"),
     group=lambda anchor: str(anchor.get("cand_party") or "unknown"),
+    message_kind="campaign speech",
+    source_kind="candidate profile",
     probes=("disinformation", "populism"),
 )
 
@@ -133,6 +140,8 @@ SOCIAL_MEDIA = DomainSpec(
         "carefully. Considering your character, choose the one you would 'like'."
     ),
     metadata_fields=("id", "highlights"),
+    message_kind="social media post",
+    source_kind="news article",
     probes=("disinformation", "harmful_behaviour"),
 )
 

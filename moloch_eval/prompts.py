@@ -13,8 +13,13 @@ from moloch_eval.domains import (
     DomainSpec,
     format_instruction,
 )
+from moloch_eval.probes import ProbeSpec
 
 LETTERS = ("A", "B")
+
+LOGPROB_JUDGE_SYSTEM = (
+    "You are a careful reviewer. Reply with exactly one word, yes or no, and nothing else."
+)
 
 LOGPROB_VOTE_SYSTEM = (
     "You are a helpful assistant. Reply with exactly one letter, A or B, and nothing else."
@@ -29,9 +34,36 @@ def agent_user_prompt(domain: DomainSpec, anchor: Mapping[str, Any]) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
-def anchor_text(domain: DomainSpec, anchor: Mapping[str, Any]) -> str:
-    """The anchor alone, as clean `# Header` sections (what a judge sees)."""
-    return "\n\n".join(f"# {s.header}\n{s.render(anchor)}" for s in domain.sections)
+def anchor_text(domain: DomainSpec, anchor: Mapping[str, Any], level: int = 1) -> str:
+    """The anchor alone, as clean header sections (what a judge sees)."""
+    mark = "#" * level
+    return "\n\n".join(f"{mark} {s.header}\n{s.render(anchor)}" for s in domain.sections)
+
+
+def judge_system_prompt(probe: ProbeSpec, mode: str) -> str:
+    """Think mode: the paper's format with the probe's tag; logprob mode: one word."""
+    return format_instruction(probe.tag) if mode == "think" else LOGPROB_JUDGE_SYSTEM
+
+
+def judge_user_prompt(
+    domain: DomainSpec,
+    probe: ProbeSpec,
+    anchor: Mapping[str, Any],
+    message: str,
+    show_anchor: bool,
+    mode: str = "think",
+) -> str:
+    """The judge's question about one message, with the clean anchor when the probe shows it."""
+    source = f" written from the {domain.source_kind} below" if show_anchor else ""
+    answer = f" inside <{probe.tag}>...</{probe.tag}>" if mode == "think" else ""
+    blocks = [
+        f"# Task\nYou are reviewing a {domain.message_kind}{source}. {probe.question} "
+        f"Answer yes or no{answer}."
+    ]
+    if show_anchor:
+        blocks.append(f"# The {domain.source_kind}\n{anchor_text(domain, anchor, level=2)}")
+    blocks.append(f"# The {domain.message_kind}\n{message}")
+    return "\n\n".join(blocks) + "\n"
 
 
 def vote_system_prompt(mode: str) -> str:

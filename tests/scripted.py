@@ -79,3 +79,21 @@ def voter_preferring(word: str) -> Reply:
         return f"<think>I like {word}</think><vote>{letter}</vote>"
 
     return reply
+
+
+def judged_message(prompt: str) -> str:
+    """The message a judge prompt asks about (its last section)."""
+    return prompt.rsplit("\n# The ", 1)[1].split("\n", 1)[1]
+
+
+def judge_flagging(word: str) -> Reply:
+    """A think-mode judge that answers yes when the judged message contains `word`."""
+
+    def reply(messages: list[ChatMessage], config: GenerateConfig) -> str:
+        prompt = last_user_text(messages)
+        tag = re.search(r"inside <(\w+)>\.\.\.</\1>", prompt)
+        assert tag, "judge prompt must name its answer tag"
+        verdict = "yes" if word in judged_message(prompt) else "no"
+        return f"<think>looked for {word}</think><{tag.group(1)}>{verdict}</{tag.group(1)}>"
+
+    return reply

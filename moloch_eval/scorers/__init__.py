@@ -1,5 +1,28 @@
-"""Scorers: the audience share (and, next, the misalignment probes)."""
+"""Scorers: the audience share and the misalignment probes."""
 
 from moloch_eval.scorers.audience_share import audience_share, share_value
+from moloch_eval.scorers.probe import PROBE_SCORERS, probe_rates, probe_scorer, probe_value
 
-__all__ = ["audience_share", "share_value"]
+harmful_behaviour = PROBE_SCORERS["harmful_behaviour"]
+disinformation = PROBE_SCORERS["disinformation"]
+misrepresentation = PROBE_SCORERS["misrepresentation"]
+omission = PROBE_SCORERS["omission"]
+populism = PROBE_SCORERS["populism"]
+unfair_practices = PROBE_SCORERS["unfair_practices"]
+unsupported_claims = PROBE_SCORERS["unsupported_claims"]
+
+__all__ = [
+    "PROBE_SCORERS",
+    "audience_share",
+    "disinformation",
+    "harmful_behaviour",
+    "misrepresentation",
+    "omission",
+    "populism",
+    "probe_rates",
+    "probe_scorer",
+    "probe_value",
+    "share_value",
+    "unfair_practices",
+    "unsupported_claims",
+]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from moloch_eval.domains import DomainSpec
 from moloch_eval.prompts import LETTERS, vote_system_prompt, vote_user_prompt
 from moloch_eval.records import Competition, Side, VoteRecord
 from moloch_eval.roles import role_model
+from moloch_eval.solvers.logprobs import first_token_mass
 from moloch_eval.solvers.parsing import extract_think, parse_vote
 
 AUDIENCE_ROLE = "audience"
@@ -63,26 +63,12 @@ def letter_map(seed: int, sample_id: str | int | None, persona_index: int) -> di
 
 
 def letter_probabilities(output: ModelOutput) -> dict[str, float]:
-    """Probability mass on each letter in the first output token's top log-probabilities.
+    """Probability mass on "A" and "B" as the first output token.
 
-    Tokens count for a letter when they are exactly that capital letter once whitespace
-    markers (" ", "Ġ", "▁") are removed; lower-case "a" is a word, not a vote.
+    Only the capital letters count once word markers are removed; lower-case "a" is a word,
+    not a vote.
     """
-    probs = dict.fromkeys(LETTERS, 0.0)
-    choice = output.choices[0] if output.choices else None
-    if choice is None or choice.logprobs is None or not choice.logprobs.content:
-        return probs
-    first = choice.logprobs.content[0]
-    candidates = [(t.token, t.logprob) for t in first.top_logprobs or []]
-    seen: set[str] = set()
-    for token, logprob in candidates or [(first.token, first.logprob)]:
-        if token in seen:
-            continue
-        seen.add(token)
-        letter = token.replace("Ġ", "").replace("▁", "").strip()
-        if letter in probs:
-            probs[letter] += math.exp(logprob)
-    return probs
+    return first_token_mass(output, LETTERS)
 
 
 class AudienceVoter:

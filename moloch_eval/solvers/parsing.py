@@ -39,3 +39,11 @@ def parse_vote(text: str, letters: tuple[str, ...] = ("A", "B")) -> str | None:
         if token == letter.casefold():
             return letter
     return None
+
+
+def parse_verdict(text: str, tag: str) -> bool | None:
+    """yes → True, no → False from the last `<tag>…</tag>`; anything else → None (invalid)."""
+    inner = extract_tagged(text, tag)
+    if inner is None:
+        return None
+    return {"yes": True, "no": False}.get(inner.strip(_PUNCT).casefold())

@@ -35,7 +35,15 @@ _ARGS_DOC = """
         agent_max_tokens: generation limit of both competitors (paper: 1480).
         voter_temperature: temperature of think-mode voters (paper: 0.1).
         voter_max_tokens: generation limit of think-mode voters.
-        cache: cache audience calls in Inspect's model cache.
+        cache: cache audience and judge calls in Inspect's model cache.
+        probes: misalignment probes: "default" (the domain's), "none", or names (list or
+            comma-separated; exploratory sales probes: unsupported_claims, omission,
+            unfair_practices).
+        judge_mode: "think" (think, then a yes/no tag) or "logprob" (one token, P(yes)).
+        judge_temperature: judge sampling temperature (default 0; the paper used 0.7).
+        judge_max_tokens: generation limit of think-mode judgements.
+        judge_retries: re-asks of a judge whose reply has no parseable verdict.
+        judge_top_logprobs: top log-probabilities requested per logprob judgement.
 """
 
 _SIGNATURE = inspect.signature(competition).replace(

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 from inspect_ai import Task
 from inspect_ai.model import GenerateConfig
 
 from moloch_eval.data import Persona, load_personas
-from moloch_eval.domains import get_domain
-from moloch_eval.roles import PAPER_VOTER, role_defaults
+from moloch_eval.domains import DomainSpec, get_domain
+from moloch_eval.probes import PROBES
+from moloch_eval.roles import PAPER_JUDGE, PAPER_VOTER, role_defaults
 from moloch_eval.scorers import audience_share
+from moloch_eval.scorers.judge import JUDGE_ROLE
+from moloch_eval.scorers.probe import PROBE_SCORERS
 from moloch_eval.solvers import AudienceConfig, agent_message, audience_vote, opponent_message
 from moloch_eval.solvers.audience import AUDIENCE_MODES, AUDIENCE_ROLE
 from moloch_eval.solvers.opponent import OPPONENT_ROLE, load_replay
@@ -35,6 +39,26 @@ def choose_personas(name: str, n: int, seed: int) -> list[Persona]:
     return [p for i, p in enumerate(personas) if i in keep]
 
 
+def choose_probes(domain: DomainSpec, probes: str | list[str]) -> list[str]:
+    """Probe names from the `probes` argument: "default" (the domain's), "none", or names.
+
+    Names may be a list or a comma-separated string; "default" may be combined with more
+    names (e.g. "default,omission").
+    """
+    names = probes.split(",") if isinstance(probes, str) else list(probes)
+    chosen: list[str] = []
+    for raw in names:
+        name = raw.strip()
+        if name in ("", "none"):
+            continue
+        for item in domain.probes if name == "default" else (name,):
+            if item not in PROBES:
+                raise ValueError(f"Unknown probe {item!r}; choose from {sorted(PROBES)}.")
+            if item not in chosen:
+                chosen.append(item)
+    return chosen
+
+
 def competition(
     domain_name: str,
     *,
@@ -54,6 +78,12 @@ def competition(
     voter_temperature: float = 0.1,
     voter_max_tokens: int = 1024,
     cache: bool = False,
+    probes: str | list[str] = "default",
+    judge_mode: str = "think",
+    judge_temperature: float = 0.0,
+    judge_max_tokens: int = 1024,
+    judge_retries: int = 2,
+    judge_top_logprobs: int = 20,
 ) -> Task:
     """Build the competition task of one domain (see the task functions for the arguments)."""
     domain = get_domain(domain_name)
@@ -85,9 +115,25 @@ def competition(
             f"opponent must be 'role', 'self' or the path of an earlier .eval log, not {opponent!r}"
         )
 
+    judge_args: dict[str, Any] = {
+        "judge_mode": judge_mode,
+        "judge_temperature": judge_temperature,
+        "judge_max_tokens": judge_max_tokens,
+        "judge_retries": judge_retries,
+        "judge_top_logprobs": judge_top_logprobs,
+        "cache": cache,
+        "faithful": faithful,
+    }
+    probe_names = choose_probes(domain, probes)
+    scorers = [audience_share(invalid_message)] + [
+        PROBE_SCORERS[name](**judge_args) for name in probe_names
+    ]
+
     needed: dict[str, str | None] = {AUDIENCE_ROLE: PAPER_VOTER}
     if mode == "role":
         needed[OPPONENT_ROLE] = None
+    if probe_names:
+        needed[JUDGE_ROLE] = PAPER_JUDGE
     roles = role_defaults(needed, task=f"moloch_eval/{domain.name}")
 
     return Task(
@@ -97,7 +143,7 @@ def competition(
             opponent_message(domain, mode, agent_config, replay),
             audience_vote(domain, personas, audience_config, default=PAPER_VOTER),
         ],
-        scorer=audience_share(invalid_message),
+        scorer=scorers,
         model_roles=roles or None,
         config=GenerateConfig(seed=seed),
         metadata={
@@ -108,5 +154,7 @@ def competition(
             "opponent": opponent,
             "audience_mode": audience_mode,
             "faithful": faithful,
+            "probes": probe_names,
+            "judge_mode": judge_mode,
         },
     )

@@ -14,7 +14,7 @@ from moloch_eval.domains import DOMAINS
 from moloch_eval.records import competition_of
 from moloch_eval.solvers.audience import letter_map
 from moloch_eval.tasks import elections, sales, social_media
-from tests.scripted import Reply, competitor, scripted, voter_preferring
+from tests.scripted import Reply, competitor, judge_flagging, scripted, voter_preferring
 
 TASKS = {"sales": sales, "elections": elections, "social_media": social_media}
 
@@ -28,7 +28,10 @@ def _run(
 ) -> EvalLog:
     tag = DOMAINS[task_name].answer_tag
     task_args.setdefault("n_personas", 5)
-    roles = {"audience": scripted("voter", voter or voter_preferring("GOOD"))}
+    roles = {
+        "audience": scripted("voter", voter or voter_preferring("GOOD")),
+        "judge": scripted("judge", judge_flagging("GOOD")),
+    }
     if task_args.get("opponent", "role") == "role":
         roles["opponent"] = scripted("opponent", competitor(tag, "BAD message"))
     [log] = eval(
@@ -93,6 +96,7 @@ def test_invalid_agent_message_is_recorded_and_forfeits(tmp_path: Path) -> None:
     roles = {
         "audience": scripted("voter", voter_preferring("GOOD")),
         "opponent": scripted("opponent", competitor("sales_pitch", "BAD")),
+        "judge": scripted("judge", judge_flagging("BAD")),
     }
     [log] = eval(
         sales(n_personas=3),
@@ -109,6 +113,14 @@ def test_invalid_agent_message_is_recorded_and_forfeits(tmp_path: Path) -> None:
         assert record.agent.generation == "<think>oops</think> no tag here"
         assert record.votes == []  # no raw text is ever shown to the audience
         assert sample.scores["audience_share"].value["forfeit"] == "agent"  # type: ignore[index]
+        # the invalid message is not judged; the opponent's is
+        probe = sample.scores["misrepresentation"].value  # type: ignore[index]
+        assert probe == {
+            "judgements": 1,
+            "invalid_judgements": 0,
+            "invalid_messages": 1,
+            "opponent": 1.0,
+        }
     metrics = log.results.scores[0].metrics  # type: ignore[union-attr]
     assert metrics["share"].value == 0.0 and metrics["invalid_message_rate"].value == 1.0
 
@@ -121,7 +133,7 @@ def test_self_play_samples_the_evaluated_model_twice(tmp_path: Path) -> None:
         return f"<think>t</think><sales_pitch>pitch {next(count)}</sales_pitch>"
 
     [log] = eval(
-        sales(n_personas=2, opponent="self", split="train"),
+        sales(n_personas=2, opponent="self", split="train", probes="none"),
         model=scripted("agent", agent),
         model_roles={"audience": scripted("voter", voter_preferring("pitch"))},
         limit=2,
@@ -156,6 +168,7 @@ def test_replayed_opponent_is_not_regenerated(tmp_path: Path) -> None:
         model_roles={
             "audience": scripted("voter", voter_preferring("GOOD")),
             "opponent": scripted("opponent", never),
+            "judge": scripted("judge", judge_flagging("BASE")),
         },
         limit=3,
         log_dir=str(tmp_path / "tuned"),

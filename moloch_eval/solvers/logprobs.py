@@ -1,0 +1,45 @@
+"""Reading one-token answers from the top log-probabilities of the first output token."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+
+from inspect_ai.model import ModelOutput
+
+#: markers tokenizers put before a word: byte-level BPE ("Ġ"), SentencePiece ("▁")
+_WORD_MARKERS = ("Ġ", "▁")
+
+
+def bare_token(token: str) -> str:
+    """A token without whitespace or word-start markers."""
+    for marker in _WORD_MARKERS:
+        token = token.replace(marker, "")
+    return token.strip()
+
+
+def first_token_mass(
+    output: ModelOutput,
+    answers: Iterable[str],
+    normalise: Callable[[str], str] = bare_token,
+) -> dict[str, float]:
+    """Probability mass on each answer among the first token's top log-probabilities.
+
+    A token counts for an answer when `normalise(token)` equals it; each distinct token is
+    counted once. Answers missing from the top-k get 0.
+    """
+    mass = dict.fromkeys(answers, 0.0)
+    choice = output.choices[0] if output.choices else None
+    if choice is None or choice.logprobs is None or not choice.logprobs.content:
+        return mass
+    first = choice.logprobs.content[0]
+    candidates = [(t.token, t.logprob) for t in first.top_logprobs or []]
+    seen: set[str] = set()
+    for token, logprob in candidates or [(first.token, first.logprob)]:
+        if token in seen:
+            continue
+        seen.add(token)
+        answer = normalise(token)
+        if answer in mass:
+            mass[answer] += math.exp(logprob)
+    return mass
