@@ -7,7 +7,7 @@ outside an eval (`eval(sales(), model_roles=...)`) defers the same check to the 
 
 from __future__ import annotations
 
-import contextvars
+import sys
 
 from inspect_ai._util.error import PrerequisiteError
 from inspect_ai.model import Model, get_model, model_roles
@@ -18,9 +18,22 @@ PAPER_VOTER = "openai/gpt-4o-mini-2024-07-18"
 PAPER_JUDGE = "openai/gpt-4o-2024-08-06"
 
 
+#: Inspect modules that build tasks by name with the eval's roles bound
+_TASK_RESOLVERS = frozenset({"inspect_ai._eval.eval", "inspect_ai._eval.loader"})
+
+
 def _in_eval() -> bool:
-    """Whether an eval has bound the model roles (the context var is no longer its default)."""
-    return model_roles() is not contextvars.Context().run(model_roles)
+    """Whether Inspect itself is building this task (by name, inside `eval`/`eval_set`).
+
+    Only then are the bound roles known at construction time. A task object built by user
+    code before calling `eval()` gets its roles later, so its checks are deferred.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_globals.get("__name__") in _TASK_RESOLVERS:
+            return True
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
 
 
 def _how_to_bind(role: str, task: str) -> str:

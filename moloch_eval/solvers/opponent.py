@@ -11,7 +11,7 @@ from inspect_ai.solver import Generate, Solver, TaskState, solver
 from moloch_eval.domains import DomainSpec
 from moloch_eval.records import Competition, MessageRecord
 from moloch_eval.roles import role_model
-from moloch_eval.solvers.messages import message_record
+from moloch_eval.solvers.messages import message_cache, message_record
 
 OPPONENT_ROLE = "opponent"
 
@@ -22,7 +22,7 @@ class ReplayError(ValueError):
 
 def load_replay(log_path: str | Path, domain: DomainSpec, split: str) -> dict[str, MessageRecord]:
     """The evaluated model's messages of an earlier run, by sample id, marked as replayed."""
-    path = Path(log_path)
+    path = Path(str(log_path).removeprefix("file://"))
     if not path.exists():
         raise ReplayError(
             f"opponent log {path} does not exist; pass -T opponent=role|self or the path of an "
@@ -55,14 +55,17 @@ def opponent_message(
     mode: str,
     config: GenerateConfig | None = None,
     replay: dict[str, MessageRecord] | None = None,
+    cache: bool = False,
 ) -> Solver:
     """Record the opponent's message for this anchor.
 
     mode "role": the model bound to the `opponent` role; "self": a second independent sample
     of the evaluated model (the paper's data collection); "replay": the message stored in an
-    earlier log for the same sample id.
+    earlier log for the same sample id (no model call). With `cache`, generated messages are
+    kept in Inspect's cache (scoped to the opponent side) and replayed by a re-run.
     """
     generate_config = config or GenerateConfig()
+    policy = message_cache("opponent", cache)
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
         competition = state.store_as(Competition)
@@ -81,7 +84,10 @@ def opponent_message(
         else:
             model = get_model()
         prompt = state.input if isinstance(state.input, list) else state.input_text
-        output = await model.generate(prompt, config=generate_config)
+        if policy is None:
+            output = await model.generate(prompt, config=generate_config)
+        else:
+            output = await model.generate(prompt, config=generate_config, cache=policy)
         competition.opponent = message_record(output, domain.answer_tag)
         return state
 
