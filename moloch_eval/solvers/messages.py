@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from inspect_ai.model import ContentReasoning, ContentText, ModelOutput
+from inspect_ai.model import CachePolicy, ContentReasoning, ContentText, ModelOutput
 
-from moloch_eval.records import MessageRecord
+from moloch_eval.records import MessageRecord, Side
 from moloch_eval.solvers.parsing import extract_message, extract_think
 
 
@@ -27,6 +27,16 @@ def full_generation(output: ModelOutput) -> str:
         elif isinstance(item, ContentText):
             parts.append(item.text)
     return "".join(parts)
+
+
+def message_cache(side: Side, enabled: bool) -> CachePolicy | None:
+    """The cache policy of a competitor's generation: never expires, scoped by side.
+
+    None when caching is off, so Inspect's own default (e.g. a cache set for the whole eval)
+    still applies. The scope keeps the agent's and the opponent's generations apart when both
+    are the same model on the same prompt (opponent "self": two independent samples, not one).
+    """
+    return CachePolicy(expiry=None, scopes={"side": side}) if enabled else None
 
 
 def message_record(output: ModelOutput, tag: str) -> MessageRecord:

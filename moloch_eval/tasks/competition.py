@@ -139,8 +139,8 @@ def competition(
     return Task(
         dataset=competition_dataset(domain, split),
         solver=[
-            agent_message(domain, agent_config),
-            opponent_message(domain, mode, agent_config, replay),
+            agent_message(domain, agent_config, cache=cache),
+            opponent_message(domain, mode, agent_config, replay, cache=cache),
             audience_vote(domain, personas, audience_config, default=PAPER_VOTER),
         ],
         scorer=scorers,
