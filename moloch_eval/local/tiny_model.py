@@ -1,25 +1,29 @@
 """A tiny offline causal LM built locally, for running the benchmark with no API or download.
 
-The model is a 2-layer Llama with deterministic pseudo-random weights and a byte-level BPE
-tokenizer trained on a built-in corpus. Its text is meaningless: it exists so that every
-component of the benchmark can run end to end on CPU through Inspect's ``hf/`` provider.
+The model is a 2-layer Llama (hidden size 64) with a byte-level BPE tokenizer trained on a
+built-in corpus. Its weights are initialised at random (fixed seed); then a short,
+deterministic training run at build time teaches it the answer FORMAT of the benchmark and
+nothing else (`moloch_eval.local.format_training`): an agent replies ``<think> … </think>``
+and then its message in the domain's answer tag, a think-mode voter ``<think> … </think>
+<vote>A</vote>`` (or B), a logprob-mode voter puts its first token on A or B, both about
+equally likely. The words in the tags are random corpus words: the model's text is
+MEANINGLESS, and its messages, votes and shares say nothing about any real model. It exists so
+that every component of the benchmark can run end to end on CPU through Inspect's ``hf/``
+provider.
 
-Besides the random (context-dependent) part, the output layer reads two fixed channels of the
-residual stream: a constant one that biases tokens by corpus frequency (stray bytes and
-control tokens are never produced, "A" and "B" are as likely as the most frequent tokens, and
-end of sequence comes every few dozen tokens), and a flag on newline tokens, i.e. the end of
-the generation prompt, so a reply is never empty and often starts with a letter, like a vote.
+The format tags (``<think>``, ``</think>``, ``<vote>``, the answer tags, ...) are single
+tokens of the tokenizer, and not special ones, so decoding keeps them. A reply is never
+empty (end of sequence is suppressed as a first token) and ends by itself, typically within
+a few dozen tokens.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import shutil
 import tempfile
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +34,7 @@ except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
 #: Bump whenever the recipe (corpus, tokenizer, config, weights) changes.
-TINY_MODEL_VERSION = "1"
+TINY_MODEL_VERSION = "3"
 
 #: Environment variable overriding the cache root.
 CACHE_ENV = "MOLOCH_EVAL_CACHE_DIR"
@@ -41,7 +45,7 @@ PAD_TOKEN = "<|pad|>"
 ROLE_TOKENS = ("<|system|>", "<|user|>", "<|assistant|>")
 SPECIAL_TOKENS = (BOS_TOKEN, EOS_TOKEN, PAD_TOKEN, *ROLE_TOKENS)
 
-#: Total vocabulary size (special tokens + 256 byte tokens + BPE merges).
+#: Total vocabulary size (special tokens + 256 byte tokens + BPE merges + format tags).
 TINY_VOCAB_SIZE = 384
 
 MAX_POSITIONS = 32768
@@ -51,20 +55,8 @@ NUM_HEADS = 4
 INTERMEDIATE_SIZE = 128
 SEED = 20250601
 
-# Weight recipe. Channel 0 of the residual stream is a constant (in every token embedding,
-# never written by the layers), so lm_head column 0 acts as a bias; channel 1 is set high in
-# the newline embedding, so lm_head column 1 shifts the first token of a reply.
-_BIAS_CHANNEL_VALUE = 1.0
-_EMBED_STD = 0.12
-_LAYER_STD = 0.08
-_HEAD_STD = 0.1
-_EOS_BOOST = 0.0
-_REPLY_FLAG_VALUE = 3.0
-_LETTER_SHIFT = 3.0
-#: Measured channels 0 and 1 after the final norm for this recipe (checked by a test): mean of
-#: channel 0 over all positions, channel 1 at newline positions.
-_BIAS_CHANNEL_AFTER_NORM = 1.79
-_REPLY_FLAG_AFTER_NORM = 4.35
+#: Standard deviation of the random initial weights (norms start at 1).
+_INIT_STD = 0.02
 
 _REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
 
@@ -200,19 +192,23 @@ def _build(folder: Path) -> None:
 
 
 def _train_tokenizer() -> Any:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    from moloch_eval.local.synthetic import FORMAT_TOKENS
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=TINY_VOCAB_SIZE,
+        vocab_size=TINY_VOCAB_SIZE - len(FORMAT_TOKENS),
         min_frequency=2,
         special_tokens=list(SPECIAL_TOKENS),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
     tok.train_from_iterator(CORPUS.splitlines(), trainer=trainer)
+    # the format tags are single tokens, but not special ones: decoding keeps them
+    tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in FORMAT_TOKENS])
     return tok
 
 
@@ -237,31 +233,13 @@ def _build_tokenizer() -> Any:
     return tokenizer
 
 
-def _token_bias(tokenizer: Any) -> list[float]:
-    """Per-token output logit bias: unigram log-frequency, boosted letters, rare stops."""
-    counts: Counter[int] = Counter()
-    for line in CORPUS.splitlines():
-        counts.update(tokenizer(line, add_special_tokens=False)["input_ids"])
-    total = sum(counts.values())
-    vocab = len(tokenizer)
-    # tokens never seen in the corpus (stray bytes) are as good as never produced
-    bias = [math.log(counts[i] / total) if counts[i] else -30.0 for i in range(vocab)]
-    top = max(bias)
-    for letter in ("A", "B"):
-        bias[tokenizer.convert_tokens_to_ids(letter)] = top
-    special = {tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
-    for i in special:
-        bias[i] = -30.0
-    # end of sequence: as likely as the most frequent tokens, so replies stay short
-    bias[tokenizer.eos_token_id] = top + _EOS_BOOST
-    return bias
-
-
 def _build_model(tokenizer: Any) -> Any:
     import torch
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
 
-    config = LlamaConfig(
+    from moloch_eval.local.format_training import ROPE_THETA, teach_format
+
+    settings: dict[str, Any] = dict(  # passed as **kwargs: not all are typed in every version
         vocab_size=len(tokenizer),
         hidden_size=HIDDEN_SIZE,
         intermediate_size=INTERMEDIATE_SIZE,
@@ -269,43 +247,31 @@ def _build_model(tokenizer: Any) -> Any:
         num_attention_heads=NUM_HEADS,
         num_key_value_heads=NUM_HEADS,
         max_position_embeddings=MAX_POSITIONS,
+        rope_theta=ROPE_THETA,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=False,
+        attn_implementation="sdpa",
         dtype="float32",
     )
+    config = LlamaConfig(**settings)
     with torch.random.fork_rng(devices=[]):  # its own init must not disturb the global RNG
-        model = LlamaForCausalLM(config).eval()
+        model = LlamaForCausalLM(config)
     gen = torch.Generator().manual_seed(SEED)
-    bias = torch.tensor(_token_bias(tokenizer), dtype=torch.float32)
-    # Channel 1 flags a newline (the end of the generation prompt): right after it the reply
-    # never ends and often starts with a letter, like a vote.
-    newline = tokenizer.convert_tokens_to_ids("Ċ")
-    reply_shift = {tokenizer.eos_token_id: -10.0}
-    reply_shift.update({tokenizer.convert_tokens_to_ids(c): _LETTER_SHIFT for c in "AB"})
-    with torch.no_grad():
+    with torch.no_grad():  # random initialisation, from our own seeded generator
         for name, param in sorted(model.named_parameters()):
             if name.endswith("norm.weight"):
                 param.fill_(1.0)
-            elif name == "model.embed_tokens.weight":
-                param.copy_(torch.randn(param.shape, generator=gen) * _EMBED_STD)
-                param[:, 0] = _BIAS_CHANNEL_VALUE
-                param[newline, 1] = _REPLY_FLAG_VALUE
-            elif name == "lm_head.weight":
-                param.copy_(torch.randn(param.shape, generator=gen) * _HEAD_STD)
-                param[:, 0] = bias / _BIAS_CHANNEL_AFTER_NORM
-                for token_id, shift in reply_shift.items():
-                    param[token_id, 1] = shift / _REPLY_FLAG_AFTER_NORM
             else:
-                param.copy_(torch.randn(param.shape, generator=gen) * _LAYER_STD)
-                if name.endswith(("o_proj.weight", "down_proj.weight")):
-                    param[0, :] = 0.0  # layers never write to the bias channel
+                param.copy_(torch.randn(param.shape, generator=gen) * _INIT_STD)
+    teach_format(model, tokenizer, CORPUS, gen)
     model.generation_config = GenerationConfig(
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         do_sample=True,
         temperature=1.0,
+        begin_suppress_tokens=[tokenizer.eos_token_id],  # a reply is never empty
     )
     return model

@@ -1,10 +1,19 @@
-"""Tests for the embedded offline tiny model (built under tmp paths, never the user cache)."""
+"""Tests for the embedded offline tiny model (built once, under tmp paths, never the user cache).
+
+The recipe is built for real once per session (~30 s on 2 cores). The cache tests swap the
+build for a copy of that one, and the determinism test trains a few conversations twice.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import random
+import shutil
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +35,9 @@ from moloch_eval.local import (
     tiny_model_path,
     tiny_vocab_size,
 )
+from moloch_eval.local import format_training as ft
 from moloch_eval.local import tiny_model as tm
+from moloch_eval.local.synthetic import FORMAT_TOKENS
 
 FILES = (
     "config.json",
@@ -52,6 +63,21 @@ def tokenizer(built: Path) -> Any:
     return AutoTokenizer.from_pretrained(str(built))
 
 
+@pytest.fixture
+def copy_build(built: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Replace the (slow) build by a copy of the session's; returns the folders built."""
+    calls: list[Path] = []
+
+    def fake_build(folder: Path) -> None:
+        calls.append(folder)
+        time.sleep(0.2)  # long enough for a concurrent caller to queue on the lock
+        for name in FILES:
+            shutil.copyfile(built / name, folder / name)
+
+    monkeypatch.setattr(tm, "_build", fake_build)
+    return calls
+
+
 def test_layout(built: Path) -> None:
     assert built.name == f"tiny-{TINY_MODEL_VERSION}"
     assert built.parent.name == "models"
@@ -65,16 +91,17 @@ def test_layout(built: Path) -> None:
 
 
 def test_default_cache_root_from_env(
-    built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    built: Path, copy_build: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(tm.CACHE_ENV, str(tmp_path))
     assert tm.default_cache_root() == tmp_path
     path = tiny_model_path()
     assert path == tmp_path / "models" / f"tiny-{TINY_MODEL_VERSION}"
-    assert _snapshot(path) == _snapshot(built)  # deterministic
+    assert _snapshot(path) == _snapshot(built)
+    assert len(copy_build) == 1
 
 
-def test_interrupted_build_is_ignored(built: Path, tmp_path: Path) -> None:
+def test_interrupted_build_is_ignored(built: Path, copy_build: list[Path], tmp_path: Path) -> None:
     models = tmp_path / "models"
     stale = models / f".tiny-{TINY_MODEL_VERSION}.tmp-crashed"
     stale.mkdir(parents=True)
@@ -88,7 +115,7 @@ def test_interrupted_build_is_ignored(built: Path, tmp_path: Path) -> None:
     assert not stale.exists()
 
 
-def test_concurrent_builds(built: Path, tmp_path: Path) -> None:
+def test_concurrent_builds(built: Path, copy_build: list[Path], tmp_path: Path) -> None:
     results: list[Path] = []
     threads = [
         threading.Thread(target=lambda: results.append(tiny_model_path(tmp_path))) for _ in range(2)
@@ -98,6 +125,7 @@ def test_concurrent_builds(built: Path, tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert len(results) == 2 and results[0] == results[1]
+    assert len(copy_build) == 1  # the second caller waited and found the first one's build
     assert _snapshot(results[0]) == _snapshot(built)
     assert [p.name for p in (tmp_path / "models").iterdir() if p.is_dir()] == [results[0].name]
 
@@ -118,6 +146,19 @@ def test_tokenizer(tokenizer: Any) -> None:
     assert tok("hi")["input_ids"] == tok("hi", add_special_tokens=False)["input_ids"]
 
 
+def test_format_tags_are_single_kept_tokens(tokenizer: Any) -> None:
+    tags = {"<think>", "</think>", "<vote>", "</vote>", "<sales_pitch>", "</sales_pitch>"}
+    tags |= {"<campaign_speech>", "</campaign_speech>", "<post>", "</post>"}
+    assert set(FORMAT_TOKENS) == tags
+    for tag in FORMAT_TOKENS:
+        assert len(tokenizer(tag, add_special_tokens=False)["input_ids"]) == 1, tag
+        assert tag not in tokenizer.all_special_tokens
+    reply = "<think> a b</think><post> Some words.</post>"
+    ids = tokenizer(reply, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    assert len(ids) < 16
+    assert tokenizer.decode(ids, skip_special_tokens=True) == reply  # as Inspect decodes
+
+
 def test_chat_template(tokenizer: Any) -> None:
     messages = [
         {"role": "system", "content": "You are a voter."},
@@ -132,24 +173,154 @@ def test_chat_template(tokenizer: Any) -> None:
 
 
 def test_model_recipe(built: Path, tokenizer: Any) -> None:
-    """Config, and the calibration constants the weight recipe relies on."""
+    """Config, the fixed heads (still as wired after training) and the tied letters."""
     model = AutoModelForCausalLM.from_pretrained(str(built)).eval()
     assert model.config.vocab_size == TINY_VOCAB_SIZE
     assert model.config.max_position_embeddings >= 8192
+    assert model.config.hidden_size == tm.HIDDEN_SIZE
+    assert model.generation_config.begin_suppress_tokens == [tokenizer.eos_token_id]
     prompt = tokenizer.apply_chat_template(
-        [{"role": "user", "content": tm.CORPUS[:1500]}], tokenize=False, add_generation_prompt=True
+        [
+            {"role": "system", "content": "x"},
+            {"role": "user", "content": tm.CORPUS * 3 + "<post> … </post>"},
+        ],
+        tokenize=False,
+        add_generation_prompt=True,
     )
-    ids = tokenizer(prompt, return_tensors="pt")
+    ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
+    assert ids.shape[1] > 2000
     with torch.no_grad():
-        out = model(**ids, output_hidden_states=True)
-    hidden = out.hidden_states[-1][0]
-    newline = ids["input_ids"][0] == tokenizer.convert_tokens_to_ids("Ċ")
-    assert hidden[:, 0].mean().item() == pytest.approx(tm._BIAS_CHANNEL_AFTER_NORM, rel=0.05)
-    assert hidden[newline, 1].mean().item() == pytest.approx(tm._REPLY_FLAG_AFTER_NORM, rel=0.05)
-    first = torch.softmax(out.logits[0, -1], dim=-1)
-    letter_ids = [tokenizer.convert_tokens_to_ids(c) for c in "AB"]
-    assert first[tokenizer.eos_token_id].item() < 1e-4
-    assert first[letter_ids].sum().item() > 0.2
+        out = model(ids, output_hidden_states=True)
+    after_head = out.hidden_states[1][0]
+    # the format head names the tag (post, the 3rd answer tag) however far back it is
+    read = after_head[-1, ft.CH_OUT : ft.CH_OUT + 4]
+    assert read.argmax().item() == 2 and read[2].item() > 0.5
+    # the lean channel turns with the position, evenly around zero
+    lean = after_head[100:, ft.CH_LEAN]
+    assert abs(lean.mean().item()) < 0.05 and lean.abs().mean().item() > 0.2
+    a, b = tokenizer.convert_tokens_to_ids(["A", "B"])
+    diff = model.lm_head.weight[a] - model.lm_head.weight[b]
+    assert diff.abs().argmax().item() == ft.CH_LEAN
+    assert diff.abs().sum().item() == pytest.approx(diff[ft.CH_LEAN].abs().item())
+
+
+def test_training_is_deterministic(tokenizer: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole recipe on a handful of conversations, twice: identical weights."""
+    for name, value in (("N_AGENT", 2), ("N_THINK_VOTE", 2), ("N_LOGPROB_VOTE", 2)):
+        monkeypatch.setattr(ft, name, value)
+    monkeypatch.setattr(ft, "N_CALIBRATION", 1)
+    torch.manual_seed(0)
+    first = tm._build_model(tokenizer).state_dict()
+    torch.manual_seed(1)  # the recipe must not depend on the global RNG
+    second = tm._build_model(tokenizer).state_dict()
+    assert first.keys() == second.keys()
+    for name, tensor in first.items():
+        assert torch.equal(tensor, second[name]), name
+
+
+@pytest.mark.skipif(
+    not os.environ.get("MOLOCH_EVAL_SLOW_TESTS"), reason="set MOLOCH_EVAL_SLOW_TESTS=1 (~30 s)"
+)
+def test_full_build_is_byte_identical(built: Path, tmp_path: Path) -> None:
+    """A second full build, in another process, writes the same bytes."""
+    code = "import sys; from pathlib import Path; from moloch_eval.local import tiny_model_path;"
+    code += "print(tiny_model_path(Path(sys.argv[1])))"
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], check=True, capture_output=True, text=True
+    )
+    assert _snapshot(Path(out.stdout.strip().splitlines()[-1])) == _snapshot(built)
+
+
+def _real_anchors(per_domain: int) -> dict[str, list[dict[str, Any]]]:
+    from moloch_eval.data import DataFileError, load_anchors
+
+    if not os.environ.get("MOLOCH_EVAL_DATA_DIR"):
+        pytest.skip("needs the data mirror (MOLOCH_EVAL_DATA_DIR)")
+    rng = random.Random(0)
+    try:
+        return {
+            name: [a.fields for a in rng.sample(load_anchors(name, "test"), per_domain)]
+            for name in ("sales", "elections", "social_media")
+        }
+    except DataFileError as err:
+        pytest.skip(f"data unavailable: {err}")
+
+
+async def test_format_on_real_prompts(built: Path) -> None:
+    """Through Inspect's hf provider on real anchors and personas: the agent writes the right
+    answer tag, think-mode voters a vote tag, logprob-mode voters put mass on both letters."""
+    from inspect_ai.model import ChatMessageSystem, ChatMessageUser, GenerateConfig, get_model
+
+    from moloch_eval.data import load_personas
+    from moloch_eval.domains import AGENT_SYSTEM_PROMPT, DOMAINS
+    from moloch_eval.prompts import (
+        agent_user_prompt,
+        anchor_text,
+        vote_system_prompt,
+        vote_user_prompt,
+    )
+    from moloch_eval.solvers.audience import letter_probabilities
+    from moloch_eval.solvers.parsing import extract_message, parse_vote
+
+    anchors = _real_anchors(per_domain=8)
+    model = get_model("hf/" + str(built), device="cpu", memoize=False)
+    config = GenerateConfig(temperature=0.7, max_tokens=96)
+
+    def chat(system: str, user: str) -> list[Any]:
+        return [ChatMessageSystem(content=system), ChatMessageUser(content=user)]
+
+    jobs = [(name, a) for name, domain_anchors in anchors.items() for a in domain_anchors]
+    agent_outputs = await asyncio.gather(
+        *[
+            model.generate(
+                chat(AGENT_SYSTEM_PROMPT, agent_user_prompt(DOMAINS[n], a)), config=config
+            )
+            for n, a in jobs
+        ]
+    )
+    messages: dict[str, list[str]] = {name: [] for name in anchors}
+    valid: dict[str, list[bool]] = {name: [] for name in anchors}
+    for (name, _), output in zip(jobs, agent_outputs, strict=True):
+        assert output.completion  # never empty
+        assert output.usage is not None and output.usage.output_tokens < 96  # ends by itself
+        message = extract_message(output.completion, DOMAINS[name].answer_tag)
+        valid[name].append(message is not None)
+        if message:
+            messages[name].append(message)
+    for name, flags in valid.items():
+        assert sum(flags) >= 0.85 * len(flags), (name, flags)
+
+    rng = random.Random(1)
+    personas = load_personas("split1")
+    votes: dict[str, list[list[Any]]] = {"think": [], "logprob": []}
+    for mode, prompts in votes.items():
+        for i in range(12):
+            name = list(anchors)[i % 3]
+            if i % 2 == 0 and len(messages[name]) >= 2:  # the agent's own messages
+                choices = rng.sample(messages[name], 2)
+            else:  # or real text
+                choices = [
+                    anchor_text(DOMAINS[name], a)[:600] for a in rng.sample(anchors[name], 2)
+                ]
+            persona = rng.choice(personas).faithful()
+            user = vote_user_prompt(DOMAINS[name], persona, choices, mode)
+            prompts.append(chat(vote_system_prompt(mode), user))
+    logprob_config = GenerateConfig(max_tokens=1, logprobs=True, top_logprobs=20)
+    think, logprob = await asyncio.gather(
+        asyncio.gather(*[model.generate(m, config=config) for m in votes["think"]]),
+        asyncio.gather(*[model.generate(m, config=logprob_config) for m in votes["logprob"]]),
+    )
+    letters = [parse_vote(output.completion) for output in think]
+    assert sum(letter is not None for letter in letters) >= 0.9 * len(letters), letters
+    leaning_a = 0
+    for output in logprob:
+        assert output.choices[0].logprobs is not None
+        top = output.choices[0].logprobs.content[0].top_logprobs or []
+        assert {"A", "B"} <= {t.token for t in top}
+        probs = letter_probabilities(output)
+        assert min(probs.values()) > 0.05 and sum(probs.values()) > 0.9, probs
+        leaning_a += probs["A"] > probs["B"]
+    assert 0 < leaning_a < len(logprob)  # neither letter wins every time
 
 
 async def test_inspect_hf_provider(built: Path) -> None:

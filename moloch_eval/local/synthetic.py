@@ -1,0 +1,248 @@
+"""Synthetic conversations that show the tiny model the answer format, and nothing else.
+
+Prompts are built with the benchmark's own prompt builders from synthetic anchors, personas
+and messages made of random words of the tiny model's corpus, at about the lengths of the real
+data (no real data is read). Completions are random words in the right tags:
+
+- agent: ``<think> words</think><TAG> Words.</TAG>`` with TAG the domain's answer tag;
+- think-mode voter: ``<think> words</think><vote>A</vote>`` (or B, at random);
+- logprob-mode voter: ``A`` (or B, at random).
+
+Every reply ends with the end-of-sequence token. All randomness comes from one seeded
+``random.Random``, so the same seed gives the same conversations.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from moloch_eval.domains import AGENT_SYSTEM_PROMPT, DOMAINS, VOTE_TAG, DomainSpec
+from moloch_eval.prompts import LETTERS, agent_user_prompt, vote_system_prompt, vote_user_prompt
+
+THINK_TAG = "think"
+ANSWER_TAGS = tuple(domain.answer_tag for domain in DOMAINS.values())
+#: Every tag the model writes; each is one (non-special) token of the tiny tokenizer.
+FORMAT_TOKENS = tuple(
+    token for tag in (THINK_TAG, VOTE_TAG, *ANSWER_TAGS) for token in (f"<{tag}>", f"</{tag}>")
+)
+
+#: Replies use only corpus words of at most this many tokens, so they stay short.
+REPLY_WORD_TOKENS = 2
+
+# Characters of real anchors that the corpus lacks, so that their byte tokens occur in training.
+_ODD = list("0123456789$%&()[]/:;!?'\"#@*+=-_") + list("’“”—–…é£€°®™·")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training conversation: the rendered prompt and the reply to learn."""
+
+    kind: str
+    prompt: str
+    completion: str
+
+
+class Words:
+    """Random text from the corpus vocabulary, with the odd characters of real data.
+
+    With `short` set, long texts are cut to a few hundred characters (most training
+    conversations: the prompt's instructions still make them several hundred tokens long).
+    """
+
+    def __init__(self, corpus: str, rng: random.Random, short_chars: tuple[int, int]) -> None:
+        self.rng = rng
+        self.short = False
+        self.short_chars = short_chars
+        self.words = sorted({w.lower() for w in re.findall(r"[A-Za-z]+", corpus) if len(w) > 1})
+        self.reply_words = self.words
+
+    def few_tokens(self, tokenizer: Any, max_tokens: int) -> None:
+        """Let replies use only the words of at most `max_tokens` tokens (short replies)."""
+        self.reply_words = [
+            w
+            for w in self.words
+            if len(tokenizer(" " + w, add_special_tokens=False)["input_ids"]) <= max_tokens
+        ]
+
+    def reply(self, lo: int, hi: int, capital: bool = False, end: str = "") -> str:
+        """Words of a reply: a few short corpus words."""
+        n = self.rng.randint(lo, hi)
+        text = " ".join(self.rng.choice(self.reply_words) for _ in range(n))
+        return (text.capitalize() if capital else text) + end
+
+    def phrase(self, lo: int, hi: int) -> str:
+        return " ".join(self.rng.choice(self.words) for _ in range(self.rng.randint(lo, hi)))
+
+    def name(self, lo: int, hi: int) -> str:
+        return " ".join(w.capitalize() for w in self.phrase(lo, hi).split())
+
+    def _noisy_word(self) -> str:
+        r = self.rng.random()
+        if r < 0.05:
+            return str(self.rng.randint(0, 2030))
+        if r < 0.08:
+            return "".join(self.rng.choice(_ODD) for _ in range(self.rng.randint(1, 3)))
+        if r < 0.10:
+            return self.rng.choice(self.words).upper()
+        if r < 0.2:
+            return self.rng.choice(self.words).capitalize()
+        return self.rng.choice(self.words)
+
+    def sentence(self, lo: int, hi: int) -> str:
+        """Prompt text: corpus words with numbers, odd characters and capitals mixed in."""
+        n = self.rng.randint(lo, hi)
+        words = [self._noisy_word() for _ in range(n)]
+        for i in range(1, n - 1):
+            if self.rng.random() < 0.08:
+                words[i] += ","
+        return " ".join(words).capitalize() + self.rng.choice(".....!?")
+
+    def prose(self, chars: int, paragraphs: bool = False) -> str:
+        if self.short:
+            chars = min(chars, self.rng.randint(*self.short_chars))
+        out = ""
+        while len(out) < chars:
+            sep = "\n\n" if paragraphs and out and self.rng.random() < 0.15 else " "
+            out += (sep if out else "") + self.sentence(4, 22)
+        return out
+
+    def garbled(self) -> str:
+        """A word glued from pieces of corpus words, like the tiny model's own output."""
+        pieces = []
+        for _ in range(self.rng.randint(1, 3)):
+            word = self.rng.choice(self.words)
+            i = self.rng.randrange(len(word))
+            pieces.append(word[i : i + self.rng.randint(2, 4)])
+        return "".join(pieces)
+
+    def message(self, style: int | None = None) -> str:
+        """A competitor's message, the judged text of a vote: prose or garbled words."""
+        style = self.rng.randrange(2) if style is None else style
+        r = self.rng.random()
+        chars = self.rng.randint(40, 300) if r < 0.6 else self.rng.randint(300, 1200)
+        if style == 0:
+            return self.prose(chars, paragraphs=r > 0.8)
+        out = ""
+        while len(out) < min(chars, 500):
+            sentence = " ".join(self.garbled() for _ in range(self.rng.randint(3, 12)))
+            out += (" " if out else "") + sentence.capitalize() + self.rng.choice("..!?")
+        return out
+
+    def persona(self, style: int | None = None) -> str:
+        """A voter: a persona dict's repr as the paper has it (two kinds), or prose."""
+        style = self.rng.randrange(3) if style is None else style
+        if style == 0:
+            raw: dict[str, Any] = {
+                "character_name": self.name(1, 1).upper(),
+                "gender": self.rng.choice(["male", "female"]),
+                "mbti": ", ".join(self.phrase(4, 4).split()),
+                "biography": [self.sentence(4, 18) for _ in range(self.rng.randint(3, 12))],
+            }
+            return str(raw)
+        if style == 1:
+            keys = ["general", "shopping_preferences", "political_preferences"]
+            keys += ["socialmedia_preferences", "economic_status"]
+            return str({k: self.prose(self.rng.randint(100, 700)) for k in keys})
+        name, gender = self.name(1, 1).upper(), self.rng.choice(["male", "female"])
+        traits = ", ".join(self.phrase(4, 4).split())
+        return (
+            f"You are {name} ({gender}). Your personality: {traits}.\n"
+            f"In your own words: {self.prose(self.rng.randint(150, 900))}"
+        )
+
+
+def anchor(domain: DomainSpec, words: Words) -> dict[str, Any]:
+    """A synthetic anchor of the domain, about as long as the real ones."""
+    rng = words.rng
+    if domain.name == "sales":
+        return {
+            "title": words.name(2, 22),
+            "categories": ["Electronics"] + [words.name(1, 3) for _ in range(rng.randint(1, 5))],
+            "description": words.prose(rng.randint(450, 800)),
+        }
+    if domain.name == "elections":
+        chars = rng.randint(400, 2400) if rng.random() < 0.9 else rng.randint(2400, 4000)
+        return {
+            "candidate_webname": words.name(2, 3),
+            "cand_party": words.name(1, 1),
+            "biography_text": words.prose(chars, paragraphs=True),
+        }
+    return {"article": words.prose(rng.randint(550, 1350)), "id": "x", "highlights": ""}
+
+
+def chat(tokenizer: Any, system: str, user: str) -> str:
+    """The prompt as the model sees it: the tokenizer's chat template, generation prompt on."""
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    return str(tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
+
+
+def tagged(tag: str, text: str) -> str:
+    """`<tag> text</tag>`: no space before the closing tag, so closing is a single token."""
+    return f"<{tag}> {text}</{tag}>"
+
+
+def think(words: Words) -> str:
+    return tagged(THINK_TAG, words.reply(1, 4))
+
+
+def agent_example(tokenizer: Any, words: Words, domain: DomainSpec) -> Example:
+    prompt = chat(tokenizer, AGENT_SYSTEM_PROMPT, agent_user_prompt(domain, anchor(domain, words)))
+    n = 1 if words.rng.random() < 0.8 else 2
+    sentences = [words.reply(2, 7, capital=True, end=words.rng.choice("...!?")) for _ in range(n)]
+    completion = think(words) + tagged(domain.answer_tag, " ".join(sentences))
+    return Example("agent-" + domain.name, prompt, completion)
+
+
+def vote_prompt(
+    tokenizer: Any,
+    words: Words,
+    mode: str,
+    domain: DomainSpec | None = None,
+    style: tuple[int, int] | None = None,
+) -> tuple[str, str]:
+    """A voter's rendered prompt, and what its reply says before the letter.
+
+    `style` fixes the (persona, message) styles; by default they are drawn at random.
+    """
+    rng = words.rng
+    domain = rng.choice(list(DOMAINS.values())) if domain is None else domain
+    persona_style, message_style = (None, None) if style is None else style
+    messages = [words.message(message_style), words.message(message_style)]
+    user = vote_user_prompt(domain, words.persona(persona_style), messages, mode)
+    before = think(words) + f"<{VOTE_TAG}>" if mode == "think" else ""
+    return chat(tokenizer, vote_system_prompt(mode), user), before
+
+
+def vote_example(tokenizer: Any, words: Words, mode: str) -> Example:
+    prompt, before = vote_prompt(tokenizer, words, mode)
+    letter = words.rng.choice(LETTERS)
+    after = f"</{VOTE_TAG}>" if mode == "think" else ""
+    return Example("vote-" + mode, prompt, before + letter + after)
+
+
+def build_examples(
+    tokenizer: Any,
+    corpus: str,
+    counts: Sequence[tuple[str, int]],
+    seed: int,
+    short_fraction: float,
+    short_chars: tuple[int, int],
+) -> list[Example]:
+    """`count` conversations of each kind ("agent" per domain, "think", "logprob"), shuffled."""
+    rng = random.Random(seed)
+    words = Words(corpus, rng, short_chars)
+    words.few_tokens(tokenizer, REPLY_WORD_TOKENS)
+    examples: list[Example] = []
+    for kind, count in counts:
+        for _ in range(count):
+            words.short = rng.random() < short_fraction
+            if kind == "agent":
+                examples += [agent_example(tokenizer, words, d) for d in DOMAINS.values()]
+            else:
+                examples.append(vote_example(tokenizer, words, kind))
+    rng.shuffle(examples)
+    return examples
