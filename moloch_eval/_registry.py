@@ -1,5 +1,9 @@
-"""Inspect entry point: registers tasks and scorers. Imports nothing heavy (no torch)."""
+"""Inspect entry point: registers tasks, scorers and the ``moloch/`` model provider.
 
+Imports nothing heavy (no torch, transformers or vllm): the provider loads its backend on use.
+"""
+
+from moloch_eval.providers import moloch
 from moloch_eval.scorers import (
     audience_share,
     disinformation,
@@ -18,6 +22,7 @@ __all__ = [
     "elections",
     "harmful_behaviour",
     "misrepresentation",
+    "moloch",
     "omission",
     "populism",
     "sales",

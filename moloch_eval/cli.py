@@ -11,7 +11,11 @@ import sys
 from collections.abc import Sequence
 
 #: modules that add commands; each exposes `register(subparsers)` and sets `handler`
-COMMAND_MODULES = ("moloch_eval.demo", "moloch_eval.leaderboard.cli")
+COMMAND_MODULES = (
+    "moloch_eval.demo",
+    "moloch_eval.training.cli",
+    "moloch_eval.leaderboard.cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,58 +1,273 @@
-"""`moloch-eval demo`: the main job end to end, offline, on the embedded tiny model."""
+"""`moloch-eval demo`: the paper's whole loop, offline, on the embedded tiny model.
+
+1. self-play on a few TRAIN anchors (the tiny model against itself; the tiny model also votes,
+   by log-probabilities),
+2. an RFT training set from the log (the audience's majority winners),
+3. a LoRA adapter trained for a few steps (TRL + PEFT on the CPU),
+4. the base model on a few TEST anchors (its messages are kept for replay),
+5. the adapter (``moloch/NAME``, transformers + PEFT) against the base's replayed messages,
+   judged by the tiny model too (logprob judge): audience share and probe rates.
+
+Each step is what a researcher runs by hand (the commands are printed). The tiny model's text is
+meaningless: the numbers say nothing about any real model.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 DEMO_NOTICE = (
-    "moloch-eval demo: running the {domain} competition on {limit} test anchors, fully offline,\n"
-    "with the embedded tiny model as agent, opponent and audience (logprob voting).\n"
-    "The tiny model is built locally with random weights, taught only the answer format:\n"
-    "its text is MEANINGLESS and its shares say nothing about any real model. The run shows\n"
-    "that every component works on this machine. For real use see the README.\n"
+    "moloch-eval demo: the paper's loop (self-play -> RFT data -> LoRA training -> evaluation\n"
+    "against the base) on the {domain} competition, fully offline, with the embedded tiny model\n"
+    "as agent, opponent, audience (logprob voting) and judge (logprob judging).\n"
+    "The tiny model is built locally with random weights and taught only the answer format:\n"
+    "its text is MEANINGLESS, and its shares and probe rates say nothing about any real model.\n"
+    "The run shows that every component works on this machine. For real use see the README.\n"
 )
 
+Echo = Callable[[str], None]
 
-def demo(domain: str, limit: int, log_dir: str, n_personas: int) -> int:
-    """Run one competition end to end on the embedded offline model and say where the log is."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+class DemoError(RuntimeError):
+    """A demo step that cannot go on; the message says why."""
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Sizes of the demo run (small enough for a few minutes on a CPU)."""
+
+    domain: str = "sales"
+    train_anchors: int = 8
+    test_anchors: int = 4
+    personas: int = 5
+    agent_max_tokens: int = 96
+    max_steps: int = 6
+    batch_size: int = 4
+    learning_rate: float = 3e-3
+    log_dir: str = "logs"
+    models_dir: str | None = None
+    name: str | None = None
+
+    @property
+    def adapter_name(self) -> str:
+        return self.name or f"tiny-{self.domain}-rft-demo"
+
+
+def _task_args(config: DemoConfig, **extra: Any) -> dict[str, Any]:
+    return {
+        "audience_mode": "logprob",
+        "judge_mode": "logprob",
+        "n_personas": config.personas,
+        "agent_max_tokens": config.agent_max_tokens,
+        **extra,
+    }
+
+
+def _eval(
+    task: str,
+    model: str,
+    roles: dict[str, str],
+    model_args: dict[str, Any],
+    task_args: dict[str, Any],
+    limit: int,
+    log_dir: str,
+) -> Any:
     from inspect_ai import eval as inspect_eval
 
-    from moloch_eval.local import tiny_model_name
-
-    print(DEMO_NOTICE.format(domain=domain, limit=limit))
-    model = tiny_model_name()
-    task_args = {"audience_mode": "logprob", "n_personas": n_personas, "agent_max_tokens": 96}
     [log] = inspect_eval(
-        f"moloch_eval/{domain}",
+        task,
         model=model,
-        model_roles={"opponent": model, "audience": model},
-        model_args={"device": "cpu"},
+        model_roles=roles,
+        model_args=model_args,
         task_args=task_args,
         limit=limit,
         log_dir=log_dir,
     )
-    print(f"\nstatus: {log.status}")
-    if log.results and log.results.scores:
-        for name, m in log.results.scores[0].metrics.items():
-            print(f"  {name:32s} {m.value:.3f}")
-    print(f"\nlog: {log.location}\nopen it with:  inspect view --log-dir {log_dir}")
-    print(
-        f"same run by hand:  inspect eval moloch_eval/{domain} --model {model} "
-        f"--model-role opponent={model} --model-role audience={model} "
-        f"-T audience_mode=logprob --limit {limit}"
+    if log.status != "success":
+        raise DemoError(f"{task} did not finish ({log.status}): {log.error}")
+    return log
+
+
+def _metrics(log: Any) -> list[str]:
+    lines = []
+    for score in (log.results.scores if log.results else []) or []:
+        if score.name != "audience_share" and "rate" not in score.metrics:
+            lines.append(
+                f"  {score.name:18s} no valid judgement: the judge put no probability on a "
+                "one-token yes/no, so there is no rate"
+            )
+        for name, metric in score.metrics.items():
+            if name.endswith(("_ci_low", "_ci_high")):
+                continue
+            low = score.metrics.get(f"{name}_ci_low")
+            high = score.metrics.get(f"{name}_ci_high")
+            ci = f"  [{low.value:.3f}, {high.value:.3f}]" if low and high else ""
+            lines.append(f"  {score.name:18s} {name:30s} {metric.value:8.3f}{ci}")
+    return lines
+
+
+def run_demo(config: DemoConfig, echo: Echo = print) -> dict[str, Any]:
+    """Run the five steps; returns the logs, the data file and the adapter's manifest."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import moloch_eval.providers  # noqa: F401  (the moloch/ provider; the entry point also has it)
+    from moloch_eval.local import tiny_model_name, tiny_model_path
+    from moloch_eval.training.build import BuildOptions, build_dataset, describe
+    from moloch_eval.training.selfplay import SelfPlayLogError
+    from moloch_eval.training.sft import TrainOptions, train_adapter
+
+    domain, name = config.domain, config.adapter_name
+    tiny = tiny_model_name()
+    cpu = {"device": "cpu"}
+    roles = {"audience": tiny, "judge": tiny}
+    log_dir = config.log_dir
+    where = {"models_dir": config.models_dir} if config.models_dir else {}
+    env = f"MOLOCH_EVAL_MODELS_DIR={config.models_dir} " if config.models_dir else ""
+    echo(DEMO_NOTICE.format(domain=domain))
+
+    echo(f"== 1/5 self-play on {config.train_anchors} train anchors ({config.personas} voters) ==")
+    selfplay = _eval(
+        f"moloch_eval/{domain}",
+        tiny,
+        {"audience": tiny},
+        cpu,
+        _task_args(config, split="train", opponent="self", probes="none"),
+        config.train_anchors,
+        log_dir,
     )
-    return 0 if log.status == "success" else 1
+    echo(f"\nlog: {selfplay.location}")
+    echo(
+        f"by hand: inspect eval moloch_eval/{domain} --model {tiny} --model-role audience={tiny} "
+        f"-T split=train -T opponent=self -T audience_mode=logprob --limit {config.train_anchors}"
+    )
+
+    echo("\n== 2/5 RFT training set: the audience's majority winners ==")
+    data_file = Path(log_dir) / f"{name}.jsonl"
+    try:
+        built = build_dataset([selfplay.location], data_file, BuildOptions(method="rft"))
+    except SelfPlayLogError as ex:
+        raise DemoError(
+            f"{ex}\nThe tiny model wrote too few messages with their answer tag to train on; "
+            "run the demo again with more anchors (--train-anchors)."
+        ) from ex
+    echo(describe(built.summary))
+    echo(f"data: {data_file}")
+    echo(f"by hand: moloch-eval build-dataset --method rft {selfplay.location} -o {data_file}")
+
+    echo(f"\n== 3/5 LoRA training, {config.max_steps} steps on the CPU ==")
+    base = str(tiny_model_path())
+    options = TrainOptions(
+        max_steps=config.max_steps,
+        batch_size=config.batch_size,
+        per_device_batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        gradient_checkpointing=False,
+        save_steps=max(1, config.max_steps // 2),
+    )
+    trained = train_adapter(
+        base,
+        data_file,
+        name,
+        options,
+        domain=domain,
+        method="rft",
+        root=config.models_dir,
+        overwrite=True,
+        echo=echo,
+    )
+    curve = ", ".join(f"{step}: {loss:.3f}" for step, loss in trained.losses)
+    echo(f"adapter: {trained.path}")
+    echo(f"loss by step: {curve}")
+    echo(
+        f"by hand: {env}moloch-eval train --base {base} --data {data_file} --name {name} "
+        f"--max-steps {config.max_steps} --batch-size {config.batch_size} "
+        f"--per-device-batch-size {config.batch_size} --lr {config.learning_rate} "
+        "--no-gradient-checkpointing --overwrite   (then: moloch-eval adapters)"
+    )
+
+    echo(f"\n== 4/5 the base model on {config.test_anchors} test anchors ==")
+    base_log = _eval(
+        f"moloch_eval/{domain}",
+        tiny,
+        {"audience": tiny},
+        cpu,
+        _task_args(config, opponent="self", probes="none"),
+        config.test_anchors,
+        log_dir,
+    )
+    echo(f"\nlog: {base_log.location}")
+
+    echo("\n== 5/5 the adapter against the base's replayed messages ==")
+    tuned = f"moloch/{name}"
+    tuned_log = _eval(
+        f"moloch_eval/{domain}",
+        tuned,
+        roles,
+        {**cpu, "backend": "hf", **where},
+        _task_args(config, opponent=base_log.location),
+        config.test_anchors,
+        log_dir,
+    )
+    echo(f"\nlog: {tuned_log.location}")
+    echo(
+        f"by hand: {env}inspect eval moloch_eval/{domain} --model {tuned} -M backend=hf "
+        f"--model-role audience={tiny} --model-role judge={tiny} -T opponent={base_log.location} "
+        f"-T audience_mode=logprob -T judge_mode=logprob --limit {config.test_anchors}"
+    )
+    echo("\nresults of the adapter (agent) against its base (opponent):")
+    for line in _metrics(tuned_log):
+        echo(line)
+    echo(
+        "\nREMINDER: the tiny model's text is meaningless; these numbers only show that the "
+        "pipeline runs."
+    )
+    echo(f"open the logs with:  inspect view --log-dir {log_dir}")
+    return {
+        "selfplay": selfplay,
+        "data": data_file,
+        "summary": built.summary,
+        "adapter": trained,
+        "base": base_log,
+        "tuned": tuned_log,
+    }
+
+
+def demo(config: DemoConfig) -> int:
+    """The `demo` command: run the loop and say where everything is."""
+    try:
+        run_demo(config)
+    except DemoError as ex:
+        print(f"\ndemo stopped: {ex}")
+        return 1
+    return 0
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the `demo` command."""
-    parser = commands.add_parser("demo", help="run a competition offline on the tiny model")
+    parser = commands.add_parser(
+        "demo", help="the whole loop offline on the tiny model (self-play, RFT, LoRA, eval)"
+    )
     parser.add_argument("--domain", default="sales", choices=["sales", "elections", "social_media"])
-    parser.add_argument("--limit", type=int, default=4, help="number of test anchors")
-    parser.add_argument("--personas", type=int, default=20, help="voters per pair")
+    parser.add_argument("--train-anchors", type=int, default=8, help="self-play anchors")
+    parser.add_argument("--test-anchors", type=int, default=4, help="evaluation anchors")
+    parser.add_argument("--personas", type=int, default=5, help="voters per pair")
+    parser.add_argument("--steps", type=int, default=6, help="LoRA training steps")
     parser.add_argument("--log-dir", default=os.environ.get("INSPECT_LOG_DIR", "logs"))
+    parser.add_argument("--models-dir", help="where the adapter goes (default: models/)")
     parser.set_defaults(
-        handler=lambda args: demo(args.domain, args.limit, args.log_dir, args.personas)
+        handler=lambda args: demo(
+            DemoConfig(
+                domain=args.domain,
+                train_anchors=args.train_anchors,
+                test_anchors=args.test_anchors,
+                personas=args.personas,
+                max_steps=args.steps,
+                log_dir=args.log_dir,
+                models_dir=args.models_dir,
+            )
+        )
     )

@@ -1,0 +1,367 @@
+"""RFT and TFB training sets from self-play logs (SPEC §3).
+
+- RFT (rejection fine-tuning): for every anchor, the majority winner of the two self-play
+  messages; record = the agent prompt (system + user) → the winner's FULL generation (think
+  block and tagged message). The list is repeated (`repeat`, the paper's 3×) and shuffled.
+- TFB (training from feedback): the RFT records plus an equal number of audience-thought
+  records (see `moloch_eval.training.prompts`), drawn at random (seeded) from the voters'
+  thoughts on the pairs that were kept or tied (not from invalid or gated-out rounds; in clean
+  mode only valid votes' thoughts). When fewer thoughts exist, all are used and the summary
+  says so.
+
+Ties are dropped by default. `ties="previous"` reproduces the paper's code, in which a tie
+left the previous anchor's winner in place and appended it again (a tie before any winner is
+dropped). Rounds that cannot give a winner (a sample error, a message without its answer tag,
+no valid vote) are counted, by reason, and left out. `gate` drops the winners that the named
+probes flagged (alignment-gated RFT); a winner whose probe verdict is missing is dropped too.
+
+Records are conversational prompt-completion examples, which TRL's SFTTrainer trains on with
+the loss on the completion only::
+
+    {"prompt": [{"role": "system", ...}, {"role": "user", ...}],
+     "completion": [{"role": "assistant", "content": "<think>…</think><sales_pitch>…"}],
+     "meta": {"kind": "rft" | "audience_thought", "method": ..., "domain": ..., ...}}
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from moloch_eval.domains import get_domain
+from moloch_eval.training import recipe
+from moloch_eval.training.adapters import sha256_file
+from moloch_eval.training.prompts import TFB_SYSTEM_PROMPT, tfb_user_prompt, thought_completion
+from moloch_eval.training.selfplay import (
+    INVALID_REASONS,
+    Round,
+    SelfPlayLog,
+    SelfPlayLogError,
+    read_self_play_logs,
+)
+
+Method = Literal["rft", "tfb"]
+METHODS: tuple[Method, ...] = ("rft", "tfb")
+TieMode = Literal["drop", "previous"]
+TfbMode = Literal["faithful", "clean"]
+PAPER_REPEAT = recipe.REPEAT
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How a training set is built from self-play logs."""
+
+    method: Method = "rft"
+    ties: TieMode = "drop"
+    tfb_mode: TfbMode = "faithful"
+    repeat: int = PAPER_REPEAT
+    gate: tuple[str, ...] = ()
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, not {self.method!r}")
+        if self.ties not in ("drop", "previous"):
+            raise ValueError(f"ties must be 'drop' or 'previous', not {self.ties!r}")
+        if self.tfb_mode not in ("faithful", "clean"):
+            raise ValueError(f"tfb_mode must be 'faithful' or 'clean', not {self.tfb_mode!r}")
+        if self.repeat < 1:
+            raise ValueError("repeat must be at least 1")
+
+
+@dataclass
+class BuildResult:
+    """The records and the counts that explain them."""
+
+    records: list[dict[str, Any]]
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def _probe_value(scores: dict[str, Any], probe: str) -> Any:
+    if probe in scores:
+        return scores[probe]
+    for name, value in scores.items():
+        if name.rsplit("/", 1)[-1] == probe:
+            return value
+    return None
+
+
+def _check_gate_probes(logs: Sequence[SelfPlayLog], gate: Iterable[str]) -> None:
+    for probe in gate:
+        for log in logs:
+            if not any(_probe_value(r.scores, probe) is not None for r in log.rounds):
+                raise SelfPlayLogError(
+                    f"--gate {probe}: {log.path} has no {probe!r} scores. Score the log first: "
+                    f"inspect score {log.path} --scorer moloch_eval/{probe} "
+                    "--model-role judge=<judge model>"
+                )
+
+
+def _flagged(item: Round, gate: Sequence[str]) -> tuple[str | None, bool]:
+    """The first probe that flags the winner, and whether a verdict was missing."""
+    for probe in gate:
+        value = _probe_value(item.scores, probe)
+        verdict = value.get(item.winner) if isinstance(value, dict) and item.winner else None
+        if not isinstance(verdict, int | float):
+            return probe, True
+        if verdict >= 0.5:
+            return probe, False
+    return None, False
+
+
+def _rft_record(log: SelfPlayLog, item: Round, method: Method, duplicate: bool) -> dict[str, Any]:
+    assert item.winner is not None
+    winner = item.record(item.winner)
+    assert winner is not None
+    return {
+        "prompt": item.prompt,
+        "completion": [{"role": "assistant", "content": winner.generation}],
+        "meta": {
+            "kind": "rft",
+            "method": method,
+            "domain": item.domain,
+            "model": log.model,
+            "log": Path(item.log).name,
+            "sample_id": item.sample_id,
+            "epoch": item.epoch,
+            "side": item.winner,
+            "votes": {k: item.counts.get(k, 0) for k in ("agent", "opponent", "invalid")},
+            "tie_duplicate": duplicate,
+        },
+    }
+
+
+def _thought_pool(
+    log: SelfPlayLog, item: Round, mode: TfbMode
+) -> list[tuple[SelfPlayLog, Round, int]]:
+    pool = []
+    for index, vote in enumerate(item.votes):
+        if not (vote.thought and vote.thought.strip()):
+            continue
+        if mode == "clean" and not vote.valid:
+            continue
+        pool.append((log, item, index))
+    return pool
+
+
+def _thought_record(
+    log: SelfPlayLog, item: Round, index: int, mode: TfbMode, personas: dict[str, str]
+) -> dict[str, Any]:
+    vote = item.votes[index]
+    assert item.agent is not None and item.opponent is not None and vote.thought is not None
+    texts = {"agent": item.agent.message or "", "opponent": item.opponent.message or ""}
+    domain = get_domain(item.domain)
+    if mode == "clean":
+        shown = [texts[vote.letters["A"]], texts[vote.letters["B"]]]
+        persona: str | None = personas.get(vote.persona_id)
+        if persona is None:
+            raise SelfPlayLogError(
+                f"{item.log}: voter {vote.persona_id!r} is not in the log's persona set; "
+                "build the clean TFB set with the persona data the log was run with."
+            )
+    else:
+        shown = [texts["agent"], texts["opponent"]]  # written order; letters not mapped
+        persona = None
+    return {
+        "prompt": [
+            {"role": "system", "content": TFB_SYSTEM_PROMPT},
+            {"role": "user", "content": tfb_user_prompt(domain, item.anchor, shown, persona)},
+        ],
+        "completion": [{"role": "assistant", "content": thought_completion(vote.thought)}],
+        "meta": {
+            "kind": "audience_thought",
+            "method": "tfb",
+            "domain": item.domain,
+            "model": log.model,
+            "log": Path(item.log).name,
+            "sample_id": item.sample_id,
+            "epoch": item.epoch,
+            "persona_id": vote.persona_id,
+            "persona_index": vote.persona_index,
+            "letters": dict(vote.letters) if mode == "clean" else None,
+            "voter_letters": dict(vote.letters),
+            "tfb_mode": mode,
+        },
+    }
+
+
+def _personas(logs: Sequence[SelfPlayLog]) -> dict[str, str]:
+    from moloch_eval.data import load_personas
+
+    prose: dict[str, str] = {}
+    for name in sorted({log.audience for log in logs}):
+        for persona in load_personas(name):
+            prose.setdefault(persona.id, persona.prose())
+    return prose
+
+
+def build_records(logs: Sequence[SelfPlayLog], options: BuildOptions) -> BuildResult:
+    """Select winners and build the records of `options.method` (see the module docstring)."""
+    if not logs:
+        raise SelfPlayLogError("No self-play logs to build from.")
+    gate = tuple(options.gate)
+    _check_gate_probes(logs, gate)
+    if options.method == "tfb" and any(log.audience_mode != "think" for log in logs):
+        modes = sorted({log.audience_mode for log in logs})
+        raise SelfPlayLogError(
+            f"TFB needs the voters' thoughts, but the audience voted in {modes} mode. Collect "
+            "self-play data with -T audience_mode=think, or build --method rft."
+        )
+
+    invalid: Counter[str] = Counter({reason: 0 for reason in INVALID_REASONS})
+    gated: Counter[str] = Counter({probe: 0 for probe in gate})
+    sides: Counter[str] = Counter({"agent": 0, "opponent": 0})
+    ties = ties_duplicated = gate_no_verdict = rounds = winners = 0
+    examples: list[dict[str, Any]] = []
+    pool: list[tuple[SelfPlayLog, Round, int]] = []
+    for log in logs:
+        for item in log.rounds:
+            rounds += 1
+            if item.status == "invalid":
+                invalid[item.reason or "unknown"] += 1
+                continue
+            if item.status == "tie":
+                ties += 1
+                pool += _thought_pool(log, item, options.tfb_mode)
+                if options.ties == "previous" and examples:
+                    copy = json.loads(json.dumps(examples[-1]))
+                    copy["meta"]["tie_duplicate"] = True
+                    copy["meta"]["tie_sample_id"] = item.sample_id
+                    examples.append(copy)
+                    ties_duplicated += 1
+                continue
+            winners += 1
+            probe, missing = _flagged(item, gate)
+            if probe is not None:
+                if missing:
+                    gate_no_verdict += 1
+                else:
+                    gated[probe] += 1
+                continue
+            assert item.winner is not None
+            sides[item.winner] += 1
+            pool += _thought_pool(log, item, options.tfb_mode)
+            examples.append(_rft_record(log, item, options.method, duplicate=False))
+
+    rng = random.Random(options.seed)
+    rft = [json.loads(json.dumps(r)) for _ in range(options.repeat) for r in examples]
+    rng.shuffle(rft)
+    records = list(rft)
+    thoughts: list[dict[str, Any]] = []
+    if options.method == "tfb":
+        personas = _personas(logs) if options.tfb_mode == "clean" else {}
+        rng.shuffle(pool)
+        chosen = pool[: len(rft)]
+        thoughts = [
+            _thought_record(log, item, index, options.tfb_mode, personas)
+            for log, item, index in chosen
+        ]
+        records = thoughts + rft
+        rng.shuffle(records)
+
+    summary: dict[str, Any] = {
+        "method": options.method,
+        "domain": logs[0].domain,
+        "models": sorted({log.model for log in logs}),
+        "logs": [
+            {"path": str(Path(log.path).resolve()), "samples": len(log.rounds)} for log in logs
+        ],
+        "options": {
+            "ties": options.ties,
+            "tfb_mode": options.tfb_mode if options.method == "tfb" else None,
+            "repeat": options.repeat,
+            "gate": list(gate),
+            "seed": options.seed,
+        },
+        "rounds": rounds,
+        "winners": winners,
+        "winner_sides": dict(sides),
+        "ties": ties,
+        "ties_duplicated": ties_duplicated,
+        "ties_dropped": ties - ties_duplicated,
+        "invalid": sum(invalid.values()),
+        "invalid_reasons": dict(invalid),
+        "gated": dict(gated),
+        "gate_no_verdict": gate_no_verdict,
+        "rft_examples": len(examples),
+        "rft_records": len(rft),
+        "thoughts_available": len(pool),
+        "thought_records": len(thoughts),
+        "records": len(records),
+    }
+    return BuildResult(records=records, summary=summary)
+
+
+def summary_path(data_file: str | Path) -> Path:
+    """The sidecar file with the build summary of a dataset (``FILE.summary.json``)."""
+    path = Path(data_file)
+    return path.with_name(path.name + ".summary.json")
+
+
+def write_jsonl(records: Sequence[dict[str, Any]], path: str | Path) -> Path:
+    """Write records as JSON lines (atomically)."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    tmp.replace(out)
+    return out
+
+
+def build_dataset(
+    logs: Sequence[str | Path], output: str | Path, options: BuildOptions
+) -> BuildResult:
+    """Read self-play logs, build the records, write FILE.jsonl and FILE.jsonl.summary.json.
+
+    An empty result (no winner survives) is an error, never an empty file.
+    """
+    parsed = read_self_play_logs(list(logs))
+    result = build_records(parsed, options)
+    if not result.records:
+        raise SelfPlayLogError(
+            "No training records: "
+            + describe(result.summary).replace("\n", "; ")
+            + ". Collect more self-play data (more anchors or voters)."
+        )
+    path = write_jsonl(result.records, output)
+    for entry, log in zip(result.summary["logs"], parsed, strict=True):
+        entry["sha256"] = sha256_file(log.path)
+    result.summary["file"] = str(path.resolve())
+    result.summary["sha256"] = sha256_file(path)
+    summary_path(path).write_text(json.dumps(result.summary, indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def describe(summary: dict[str, Any]) -> str:
+    """The build counts in a few lines for the terminal."""
+    reasons = ", ".join(f"{k} {v}" for k, v in summary["invalid_reasons"].items() if v)
+    lines = [
+        f"anchors (rounds): {summary['rounds']} in {len(summary['logs'])} log(s), "
+        f"domain {summary['domain']}",
+        f"winners: {summary['winners']} (agent {summary['winner_sides'].get('agent', 0)}, "
+        f"opponent {summary['winner_sides'].get('opponent', 0)} kept)",
+        f"ties: {summary['ties']} ({summary['ties_dropped']} dropped, "
+        f"{summary['ties_duplicated']} duplicated the previous winner)",
+        f"invalid samples: {summary['invalid']}" + (f" ({reasons})" if reasons else ""),
+    ]
+    if summary["options"]["gate"]:
+        gated = ", ".join(f"{k} {v}" for k, v in summary["gated"].items())
+        lines.append(f"gated out: {gated}; no verdict (dropped): {summary['gate_no_verdict']}")
+    lines.append(
+        f"records: {summary['records']} = {summary['rft_records']} RFT "
+        f"({summary['rft_examples']} winners x {summary['options']['repeat']})"
+        + (
+            f" + {summary['thought_records']} audience-thought "
+            f"(of {summary['thoughts_available']} available)"
+            if summary["method"] == "tfb"
+            else ""
+        )
+    )
+    return "\n".join(lines)

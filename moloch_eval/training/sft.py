@@ -1,0 +1,499 @@
+"""LoRA supervised fine-tuning with TRL's SFTTrainer and PEFT (SPEC §3's recipe by default).
+
+The data are the conversational prompt-completion records of `moloch_eval.training.build`
+(or chat records ``{"messages": [...]}``, whose last assistant message becomes the
+completion). TRL computes the loss on the completion tokens only. Sequences longer than
+`max_length` lose their end — where the tagged message is — so every such record is counted
+and the truncation rate is reported (and stored in the manifest); `drop_truncated` leaves
+them out instead.
+
+The run writes checkpoints to ``<models dir>/NAME/checkpoints/``; `resume=True` continues an
+interrupted run from the last one. At the end the adapter and ``manifest.json`` are written
+to ``<models dir>/NAME/`` and the checkpoints are removed (unless `keep_checkpoints`). It runs
+unchanged under ``accelerate launch`` (one process per device; only the main process writes
+the adapter and the manifest): the per-device batch and the number of processes set the
+gradient accumulation so that the effective batch stays `batch_size`. (Data-parallel
+processes need GPUs: on a CPU, transformers runs each launched process alone, so train with one
+process there.)
+
+Heavy libraries (torch, transformers, peft, trl) are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from moloch_eval.training import recipe
+from moloch_eval.training.adapters import (
+    ADAPTER_WEIGHTS,
+    CHECKPOINTS,
+    MANIFEST,
+    MANIFEST_FORMAT,
+    AdapterError,
+    check_name,
+    models_dir,
+    sha256_file,
+    write_manifest,
+)
+from moloch_eval.training.build import summary_path
+from moloch_eval.training.progress import progress
+
+DEFAULT_TARGET_MODULES = recipe.TARGET_MODULES
+DEFAULT_MAX_LENGTH = recipe.MAX_LENGTH
+
+
+class TrainingDataError(ValueError):
+    """A data file that cannot be trained on; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Hyperparameters of one LoRA run; the defaults are the paper's recipe (SPEC §3)."""
+
+    epochs: float = recipe.EPOCHS
+    max_steps: int = -1
+    learning_rate: float = recipe.LEARNING_RATE
+    lr_scheduler: str = "cosine_with_min_lr"
+    min_lr_rate: float = recipe.MIN_LR_RATE
+    warmup_ratio: float = recipe.WARMUP_RATIO
+    #: effective batch = per_device_batch_size x processes x gradient accumulation
+    batch_size: int = recipe.BATCH_SIZE
+    per_device_batch_size: int = recipe.PER_DEVICE_BATCH_SIZE
+    rank: int = recipe.RANK
+    alpha: int = recipe.ALPHA
+    dropout: float = recipe.DROPOUT
+    target_modules: tuple[str, ...] = DEFAULT_TARGET_MODULES
+    max_length: int = DEFAULT_MAX_LENGTH
+    drop_truncated: bool = False
+    #: "auto": bf16 where the device supports it, else fp32
+    precision: str = "auto"
+    gradient_checkpointing: bool = True
+    seed: int = 0
+    save_steps: int = recipe.SAVE_STEPS
+    save_total_limit: int = 2
+    logging_steps: int = 1
+    weight_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.precision not in ("auto", "bf16", "fp32"):
+            raise ValueError(f"precision must be auto, bf16 or fp32, not {self.precision!r}")
+        if self.batch_size < 1 or self.per_device_batch_size < 1:
+            raise ValueError("batch sizes must be at least 1")
+        if self.max_length < 8:
+            raise ValueError("max_length is too small")
+
+
+@dataclass
+class TrainResult:
+    """Where the adapter went and what the run measured."""
+
+    path: Path
+    manifest: dict[str, Any]
+    losses: list[tuple[int, float]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Validated records and what they say about themselves."""
+
+    path: Path
+    records: list[dict[str, Any]]
+    method: str | None
+    domain: str | None
+    sha256: str
+    summary: dict[str, Any] | None
+
+
+def _as_prompt_completion(record: dict[str, Any], line: int, path: Path) -> dict[str, Any]:
+    def bad(why: str) -> TrainingDataError:
+        return TrainingDataError(
+            f"{path}:{line}: {why}. Records must be {{'prompt': [messages], 'completion': "
+            "[assistant message]}} or {'messages': [...]} (build them with moloch-eval "
+            "build-dataset)."
+        )
+
+    if "messages" in record and "prompt" not in record:
+        messages = record["messages"]
+        if not isinstance(messages, list) or len(messages) < 2:
+            raise bad("'messages' must hold at least a prompt and an answer")
+        record = {"prompt": messages[:-1], "completion": messages[-1:]}
+    prompt, completion = record.get("prompt"), record.get("completion")
+    if not isinstance(prompt, list) or not prompt:
+        raise bad("no 'prompt' messages")
+    if not isinstance(completion, list) or len(completion) != 1:
+        raise bad("'completion' must be a list with one assistant message")
+    for message in (*prompt, *completion):
+        if not (isinstance(message, dict) and "role" in message and "content" in message):
+            raise bad("every message needs a 'role' and a 'content'")
+    if completion[0]["role"] != "assistant" or not str(completion[0]["content"]).strip():
+        raise bad("the completion must be a non-empty assistant message")
+    return {
+        "prompt": [{"role": str(m["role"]), "content": str(m["content"])} for m in prompt],
+        "completion": [{"role": "assistant", "content": str(completion[0]["content"])}],
+    }
+
+
+def load_training_data(path: str | Path) -> TrainingData:
+    """Read and validate a JSONL training file."""
+    file = Path(path)
+    if not file.is_file():
+        raise TrainingDataError(
+            f"{file} does not exist; build it with moloch-eval build-dataset --method rft LOG... "
+            f"-o {file}"
+        )
+    records: list[dict[str, Any]] = []
+    methods: set[str] = set()
+    domains: set[str] = set()
+    with open(file, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+            except ValueError as ex:
+                raise TrainingDataError(f"{file}:{number}: not JSON ({ex})") from ex
+            if not isinstance(raw, dict):
+                raise TrainingDataError(f"{file}:{number}: a record must be a JSON object")
+            records.append(_as_prompt_completion(raw, number, file))
+            meta = raw.get("meta") or {}
+            if meta.get("method"):
+                methods.add(str(meta["method"]))
+            if meta.get("domain"):
+                domains.add(str(meta["domain"]))
+    if not records:
+        raise TrainingDataError(f"{file} holds no records; nothing to train on.")
+    summary = None
+    side = summary_path(file)
+    if side.is_file():
+        try:
+            summary = json.loads(side.read_text(encoding="utf-8"))
+        except ValueError:
+            summary = None
+    return TrainingData(
+        path=file.resolve(),
+        records=records,
+        method=methods.pop() if len(methods) == 1 else ("mixed" if methods else None),
+        domain=domains.pop() if len(domains) == 1 else ("mixed" if domains else None),
+        sha256=sha256_file(file),
+        summary=summary,
+    )
+
+
+def sequence_lengths(records: list[dict[str, Any]], tokenizer: Any) -> list[int]:
+    """Token count of every record as TRL tokenizes it (prompt + completion, chat template)."""
+    lengths = []
+    for record in progress(
+        records, desc="measuring lengths", unit="record", disable=len(records) < 500, leave=False
+    ):
+        encoded = tokenizer.apply_chat_template(
+            record["prompt"] + record["completion"], tokenize=True, return_dict=True
+        )
+        lengths.append(len(encoded["input_ids"]))
+    return lengths
+
+
+def truncation_report(lengths: list[int], max_length: int) -> dict[str, Any]:
+    """How many records exceed `max_length` (their end, with the tagged message, is cut)."""
+    truncated = sum(n > max_length for n in lengths)
+    return {
+        "max_length": max_length,
+        "records": len(lengths),
+        "truncated": truncated,
+        "rate": truncated / len(lengths) if lengths else 0.0,
+        "longest": max(lengths) if lengths else 0,
+        "mean_length": sum(lengths) / len(lengths) if lengths else 0.0,
+    }
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that shape an adapter."""
+    versions = {"python": platform.python_version()}
+    for package in (
+        "moloch_eval",
+        "torch",
+        "transformers",
+        "peft",
+        "trl",
+        "accelerate",
+        "datasets",
+        "inspect_ai",
+    ):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def _precision(requested: str) -> str:
+    import torch
+
+    supported = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if requested == "bf16" and not supported:
+        raise ValueError("bf16 was asked for but this device does not support it; use fp32")
+    if requested == "auto":
+        return "bf16" if supported else "fp32"
+    return requested
+
+
+def _is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0") or 0) == 0
+
+
+def gradient_accumulation(options: TrainOptions, world_size: int) -> int:
+    """Accumulation steps so that per-device batch x processes x steps = batch_size."""
+    per_step = options.per_device_batch_size * world_size
+    if options.batch_size % per_step:
+        raise ValueError(
+            f"batch size {options.batch_size} is not a multiple of per-device batch "
+            f"{options.per_device_batch_size} x {world_size} process(es); change "
+            "--batch-size or --per-device-batch-size"
+        )
+    return options.batch_size // per_step
+
+
+def resolve_base(base: str) -> str:
+    """A local base model folder becomes an absolute path (so the adapter finds it later)."""
+    path = Path(base).expanduser()
+    return str(path.resolve()) if path.exists() else base
+
+
+def prepare_output(
+    name: str, root: str | Path | None, resume: bool, overwrite: bool
+) -> tuple[Path, Path]:
+    """The adapter folder and its checkpoints folder, refusing to clobber finished work."""
+    folder = models_dir(root) / check_name(name)
+    checkpoints = folder / CHECKPOINTS
+    if (folder / MANIFEST).exists() and not overwrite:
+        raise AdapterError(
+            f"An adapter named {name!r} already exists at {folder.resolve()}. Choose another "
+            "--name, or pass --overwrite to replace it."
+        )
+    if overwrite and folder.exists() and not resume and _is_main_process():
+        shutil.rmtree(folder)
+    elif checkpoints.is_dir() and any(checkpoints.iterdir()) and not resume:
+        raise AdapterError(
+            f"{folder.resolve()} holds an interrupted run's checkpoints. Pass --resume to "
+            "continue it, or --overwrite to start over."
+        )
+    return folder, checkpoints
+
+
+def _loss_history(log_history: list[dict[str, Any]]) -> list[tuple[int, float]]:
+    return [
+        (int(entry.get("step", 0)), float(entry["loss"]))
+        for entry in log_history
+        if "loss" in entry and isinstance(entry["loss"], int | float)
+    ]
+
+
+def build_trainer(
+    base: str,
+    data: TrainingData,
+    options: TrainOptions,
+    output_dir: Path,
+    trust_remote_code: bool = False,
+    records: list[dict[str, Any]] | None = None,
+    callbacks: list[Any] | None = None,
+) -> Any:
+    """The SFTTrainer (PEFT LoRA) for `data`; exposed for tests that inspect the loss mask."""
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    precision = _precision(options.precision)
+    tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=trust_remote_code)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(
+        base,
+        dtype=torch.bfloat16 if precision == "bf16" else torch.float32,
+        trust_remote_code=trust_remote_code,
+    )
+    model.config.use_cache = False
+    peft_config = LoraConfig(
+        r=options.rank,
+        lora_alpha=options.alpha,
+        lora_dropout=options.dropout,
+        bias="none",
+        task_type="CAUSAL_LM",
+        target_modules=list(options.target_modules),
+    )
+    fields = {f.name for f in dataclasses.fields(SFTConfig)}
+    version_dependent: dict[str, Any] = {
+        # transformers 5 renamed gradient checkpointing and folded warmup_ratio into warmup_steps
+        (
+            "activation_checkpointing"
+            if "activation_checkpointing" in fields
+            else "gradient_checkpointing"
+        ): options.gradient_checkpointing,
+        ("warmup_ratio" if "warmup_ratio" in fields else "warmup_steps"): options.warmup_ratio,
+    }
+    args = SFTConfig(
+        **version_dependent,
+        output_dir=str(output_dir),
+        num_train_epochs=options.epochs,
+        max_steps=options.max_steps,
+        learning_rate=options.learning_rate,
+        lr_scheduler_type=options.lr_scheduler,
+        lr_scheduler_kwargs=(
+            {"min_lr_rate": options.min_lr_rate}
+            if options.lr_scheduler == "cosine_with_min_lr"
+            else {}
+        ),
+        weight_decay=options.weight_decay,
+        per_device_train_batch_size=options.per_device_batch_size,
+        gradient_accumulation_steps=1,  # set below, once the number of processes is known
+        bf16=precision == "bf16",
+        fp16=False,
+        max_length=options.max_length,
+        completion_only_loss=True,
+        logging_steps=options.logging_steps,
+        save_strategy="steps",
+        save_steps=options.save_steps,
+        save_total_limit=options.save_total_limit,
+        report_to="none",
+        seed=options.seed,
+        ddp_find_unused_parameters=False,
+        dataset_num_proc=None,
+        dataloader_pin_memory=torch.cuda.is_available(),
+    )
+    # data-parallel processes (accelerate launch / torchrun on GPUs): keep the effective batch
+    args.gradient_accumulation_steps = gradient_accumulation(options, args.world_size)
+    dataset = Dataset.from_list(records if records is not None else data.records)
+    return SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=list(callbacks or []),
+    )
+
+
+def train_adapter(
+    base: str,
+    data_file: str | Path,
+    name: str,
+    options: TrainOptions | None = None,
+    *,
+    method: str | None = None,
+    domain: str | None = None,
+    root: str | Path | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    keep_checkpoints: bool = False,
+    trust_remote_code: bool = False,
+    callbacks: list[Any] | None = None,
+    echo: Any = print,
+) -> TrainResult:
+    """Train a LoRA adapter on `data_file` and save it as ``<models dir>/NAME``."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    options = options or TrainOptions()
+    data = load_training_data(data_file)
+    base = resolve_base(base)
+    folder, checkpoints = prepare_output(name, root, resume, overwrite)
+    main = _is_main_process()
+
+    import transformers
+
+    tokenizer = transformers.AutoTokenizer.from_pretrained(
+        base, trust_remote_code=trust_remote_code
+    )
+    lengths = sequence_lengths(data.records, tokenizer)
+    truncation = truncation_report(lengths, options.max_length)
+    records = data.records
+    if options.drop_truncated:
+        records = [r for r, n in zip(data.records, lengths, strict=True) if n <= options.max_length]
+        if not records:
+            raise TrainingDataError(
+                f"every record is longer than --max-length {options.max_length}; raise it"
+            )
+    truncation["dropped"] = options.drop_truncated
+    if main:
+        echo(
+            f"data: {len(data.records)} records from {data.path} (method "
+            f"{method or data.method}, domain {domain or data.domain}); longest "
+            f"{truncation['longest']} tokens, max length {options.max_length}: "
+            f"{truncation['truncated']} record(s) truncated ({truncation['rate']:.1%})"
+            + (" and dropped" if options.drop_truncated and truncation["truncated"] else "")
+        )
+        if truncation["truncated"] and not options.drop_truncated:
+            echo(
+                "warning: truncated records lose the end of their completion, where the tagged "
+                "message is; raise --max-length or pass --drop-truncated"
+            )
+
+    folder.mkdir(parents=True, exist_ok=True)
+    trainer = build_trainer(base, data, options, checkpoints, trust_remote_code, records, callbacks)
+    last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+    if resume and main:
+        echo(f"resuming from {last}" if last else "no checkpoint to resume from; starting anew")
+    started = time.monotonic()
+    output = trainer.train(resume_from_checkpoint=last if resume and last else None)
+    runtime = time.monotonic() - started
+    losses = _loss_history(trainer.state.log_history)
+
+    manifest: dict[str, Any] = {}
+    if trainer.is_world_process_zero():
+        trainer.save_model(str(folder))
+        manifest = {
+            "format": MANIFEST_FORMAT,
+            "name": name,
+            "base_model": base,
+            "method": method or data.method or "unknown",
+            "domain": domain or data.domain or "unknown",
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "adapter_file": ADAPTER_WEIGHTS,
+            "adapter_sha256": sha256_file(folder / ADAPTER_WEIGHTS),
+            "data": {
+                "file": str(data.path),
+                "sha256": data.sha256,
+                "records": len(data.records),
+                "trained_records": len(records),
+                "build": data.summary,
+            },
+            "lora": {
+                "r": options.rank,
+                "alpha": options.alpha,
+                "dropout": options.dropout,
+                "target_modules": list(options.target_modules),
+            },
+            "hyperparameters": {
+                **asdict(options),
+                "target_modules": list(options.target_modules),
+                "gradient_accumulation_steps": trainer.args.gradient_accumulation_steps,
+                "world_size": trainer.args.world_size,
+                "precision": "bf16" if trainer.args.bf16 else "fp32",
+                "trust_remote_code": trust_remote_code,
+            },
+            "training": {
+                "steps": int(trainer.state.global_step),
+                "epochs": float(trainer.state.epoch or 0.0),
+                "final_loss": losses[-1][1] if losses else None,
+                "mean_loss": float(output.training_loss),
+                "loss_curve": losses,
+                "runtime_s": round(runtime, 2),
+                "resumed_from": str(last) if resume and last else None,
+                "truncation": truncation,
+                "device": str(trainer.args.device),
+            },
+            "versions": library_versions(),
+        }
+        write_manifest(folder, manifest)
+        if not keep_checkpoints:
+            shutil.rmtree(checkpoints, ignore_errors=True)
+    return TrainResult(path=folder.resolve(), manifest=manifest, losses=losses)
