@@ -8,7 +8,7 @@ TORCH_PIN ?= torch==2.13.0
 SHARED_DATA ?= $(abspath ../shared/data)
 DATA_ENV := $(if $(wildcard $(SHARED_DATA)/README.md),MOLOCH_EVAL_DATA_DIR=$${MOLOCH_EVAL_DATA_DIR:-$(SHARED_DATA)},)
 
-.PHONY: demo test lint typecheck pytest clean
+.PHONY: demo test bench lint typecheck pytest clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +19,13 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(DATA_ENV) $(BIN)/moloch-eval demo
 
+# The throughput benchmark (issue 6): a few minutes; BENCH_ARGS=--quick for a small run.
+bench: $(BIN)/.installed
+	$(DATA_ENV) $(BIN)/python -m benchmarks.throughput $(BENCH_ARGS)
+
 lint: $(BIN)/.installed
-	$(BIN)/ruff check moloch_eval tests
-	$(BIN)/ruff format --check moloch_eval tests
+	$(BIN)/ruff check moloch_eval tests benchmarks
+	$(BIN)/ruff format --check moloch_eval tests benchmarks
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy

@@ -1,0 +1,1 @@
+"""Benchmarks of moloch_eval (run from the repository root: `python -m benchmarks.throughput`)."""
