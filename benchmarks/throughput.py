@@ -35,10 +35,11 @@ import pstats
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from benchmarks.harness import (
     PER_ROLE,
@@ -113,20 +114,6 @@ class Report:
         }
 
 
-@contextlib.contextmanager
-def _environ(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
-
-
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -148,7 +135,9 @@ def run_benchmark(options: Options, work_dir: str | Path) -> Report:
     L, C = options.latency, options.concurrency
     with (
         FakeOpenAIServer(responder, latency=L, process=True) as server,
-        _environ({**server.env(SERVICE), "INSPECT_CACHE_DIR": str(work / "cache")}),
+        mock.patch.dict(
+            os.environ, {**server.env(SERVICE), "INSPECT_CACHE_DIR": str(work / "cache")}
+        ),
     ):
         _say(f"fake endpoint {server.base_url} (own process), latency {L:g} s; warming up…")
         warm_up(server, w, logs / "warm-up")

@@ -916,18 +916,11 @@ class FakeOpenAIServer:
     def environ(self, service: str = "fake") -> Iterator[dict[str, str]]:
         """Set :meth:`env` in ``os.environ`` for the block, then restore what was there."""
         import os
+        from unittest import mock
 
         values = self.env(service)
-        saved = {k: os.environ.get(k) for k in values}
-        os.environ.update(values)
-        try:
+        with mock.patch.dict(os.environ, values):
             yield values
-        finally:
-            for key, old in saved.items():
-                if old is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = old
 
     # -- counters -----------------------------------------------------------------------------
 
