@@ -2,18 +2,21 @@
 
 After random initialisation, two attention heads of the first layer are set by hand and
 frozen, and the rest of the model is trained briefly on synthetic conversations
-(`moloch_eval.local.synthetic`), then the two letters' output rows are tied.
+(`moloch_eval.local.synthetic`: agents, voters and probe judges), then the output rows of the
+two letters, and those of the two verdicts, are tied.
 
 - The format head (head 0): every token attends, whatever its distance, to the format tags
-  seen so far (BOS when there are none) and reads which answer tag they name and whether a
-  think block or an answer is open. A 2-layer model cannot learn such long-range lookups in a
-  few seconds of training; with them in fixed channels of the residual stream it only has to
-  learn local rules (after ``</think>`` comes the named tag, ...).
+  and answer phrases seen so far (BOS when there are none) and reads which answer, vote or
+  probe tag they name, which one-token answer a logprob-mode prompt asks for (``yes or no``,
+  ``A or B``) and whether a think block or an answer is open. A 2-layer model cannot learn
+  such long-range lookups in a few seconds of training; with them in fixed channels of the
+  residual stream it only has to learn local rules (after ``</think>`` comes the named tag,
+  ...).
 - The lean head (head 1) attends to BOS and the system-role token with opposite signs and a
   weight that turns with the prompt's length (a fast rotary frequency): a meaningless number,
-  symmetric around zero, that only the A/B output rows read. Tied A/B rows plus this number
-  make a voter lean a little towards A or B, differently from prompt to prompt and evenly
-  overall.
+  symmetric around zero, that only the A/B and yes/no output rows read. Tied A/B rows plus
+  this number make a voter lean a little towards A or B, tied yes/no rows a judge towards yes
+  or no, differently from prompt to prompt and evenly overall.
 
 Training is deterministic: seeded data and initialisation, fixed step count, deterministic
 algorithms, so two builds give byte-identical weights.
@@ -32,26 +35,33 @@ from typing import Any
 
 from moloch_eval.domains import DOMAINS
 from moloch_eval.local.synthetic import (
+    ANSWER_PHRASES,
     ANSWER_TAGS,
     FORMAT_TOKENS,
+    JUDGE_TAGS,
     REPLY_WORD_TOKENS,
     THINK_TAG,
+    VERDICTS,
     VOTE_TAG,
     Example,
     Words,
     build_examples,
+    judge_prompt,
     vote_prompt,
 )
+from moloch_eval.probes import PROBES
 from moloch_eval.prompts import LETTERS
 
 logger = logging.getLogger(__name__)
 
 TRAIN_SEED = 20250602
-#: Conversations per kind: agent (per domain), think-mode and logprob-mode voters. One epoch,
-#: so every step sees new text.
+#: Conversations per kind: agent (per domain), think-mode and logprob-mode voters and probe
+#: judges. One epoch, so every step sees new text.
 N_AGENT = 250
 N_THINK_VOTE = 200
-N_LOGPROB_VOTE = 150
+N_LOGPROB_VOTE = 100
+N_THINK_JUDGE = 120
+N_LOGPROB_JUDGE = 80
 #: Most conversations have short anchors, personas and messages (training cost grows with
 #: length); the rest are as long as the real data, so long prompts are seen too.
 SHORT_FRACTION = 0.9
@@ -60,27 +70,35 @@ SHORT_CHARS = (0, 200)
 BATCH_TOKENS = 6144
 LEARNING_RATE = 1e-2
 WARMUP_STEPS = 15
-#: Loss weight of the format tokens, end of sequence and letters, relative to words.
+#: Loss weight of the format tokens, end of sequence, letters and verdicts, relative to words.
 STRUCT_WEIGHT = 3.0
-#: A hinge keeps every format token, end and letter below this log-probability wherever it
-#: would be wrong (a stray tag in a message, a letter opening an agent reply, ...).
+#: A hinge keeps every format token, answer phrase, end, letter and verdict below this
+#: log-probability wherever it would be wrong (a stray tag in a message, a letter opening an
+#: agent reply, a verdict in a vote, ...).
 STRAY_LOGPROB = math.log(1e-5)
 STRAY_WEIGHT = 0.1
 #: Threads for training: fixed, so the weights do not depend on the caller's thread setting.
 BUILD_THREADS = 2
 
+#: The tags a tag token can name besides think, and the answer phrases: one identity channel
+#: each, in this order.
+NAMED_TAGS = (*ANSWER_TAGS, VOTE_TAG, *JUDGE_TAGS)
+NAMED = (*NAMED_TAGS, *ANSWER_PHRASES)
+#: The tokens the format head reads.
+KEYED_TOKENS = (*FORMAT_TOKENS, *ANSWER_PHRASES)
+
 # Residual-stream channels of the fixed heads. The embeddings are fixed too (not trained).
 CH_CONST = 0  # 1 in every token embedding: the heads' query
-CH_KEY = 1  # format head key: high on the format tags, lower on BOS (the "no tag" sink)
-CH_ID = 2  # 2..5: which answer tag (or vote) a tag token names
-CH_THINK = 6  # +1 on <think>, -1 on </think>
-CH_ANSWER = 7  # +1 on an opening answer or vote tag, -1 on a closing one
-N_READ = 6  # channels 2..7, read by the format head
-CH_OUT = 8  # 8..13: the format head's output (channels 2..7 averaged over the tags)
-CH_BOS = 14  # lean head keys: 1 on BOS ...
-CH_SYS = 15  # ... and on the system-role token (right after BOS)
-CH_LEAN = 16  # the lean head's output; nothing else writes there
-CH_FREE = 17  # 17..: random features (a fixed-length random direction per token)
+CH_KEY = 1  # format head key: high on the tags and answer phrases, lower on BOS (the sink)
+CH_ID = 2  # 2..14: which answer, vote or probe tag, or answer phrase, a token names (NAMED)
+CH_THINK = CH_ID + len(NAMED)  # +1 on <think>, -1 on </think>
+CH_ANSWER = CH_THINK + 1  # +1 on an opening answer, vote or probe tag, -1 on a closing one
+N_READ = CH_ANSWER + 1 - CH_ID  # channels CH_ID..CH_ANSWER, read by the format head
+CH_OUT = CH_ANSWER + 1  # N_READ channels: the format head's output (those averaged over tags)
+CH_BOS = CH_OUT + N_READ  # lean head keys: 1 on BOS ...
+CH_SYS = CH_BOS + 1  # ... and on the system-role token (right after BOS)
+CH_LEAN = CH_SYS + 1  # the lean head's output; nothing else writes there
+CH_FREE = CH_LEAN + 1  # CH_FREE..: random features (a fixed-length random direction per token)
 EMBED_NORM = 1.0
 TAG_SCORE = 25.0  # format head: attention logit of a format tag (~0 for other tokens)
 SINK_SCORE = 12.0  # and of BOS
@@ -92,8 +110,12 @@ LEAN_SCORE = 1.0  # and amplitude of the turning part added to one, taken from t
 ROPE_THETA = 1e6  # the slowest rotary pair turns by < 0.2 rad over 32k tokens
 #: Synthetic voters per (domain, mode, persona and message style) to scale the lean, and the
 #: typical |logit(A) - logit(B)| it then has at a vote.
-N_CALIBRATION = 6
+N_CALIBRATION = 4
 LETTER_LEAN = 0.8
+#: Synthetic judges per (probe, mode) to scale the lean, and the typical
+#: |logit(yes) - logit(no)| it then has at a verdict.
+N_JUDGE_CALIBRATION = 4
+VERDICT_LEAN = 0.8
 
 
 def wire_heads(model: Any, tokenizer: Any, generator: Any) -> dict[str, Any]:
@@ -108,10 +130,14 @@ def wire_heads(model: Any, tokenizer: Any, generator: Any) -> dict[str, Any]:
     head_dim = attn.head_dim
     half = head_dim // 2
     vocab, hidden = embed.shape
-    tag_ids = tokenizer.convert_tokens_to_ids(list(FORMAT_TOKENS))
+    if head_dim < N_READ:
+        raise RuntimeError(
+            f"the format head would read {N_READ} channels (one per tag and answer phrase), "
+            f"more than its {head_dim} dimensions: widen the model or share identity channels"
+        )
+    tag_ids = tokenizer.convert_tokens_to_ids(list(KEYED_TOKENS))
     bos = tokenizer.bos_token_id
     system = tokenizer.convert_tokens_to_ids("<|system|>")
-    answer_tags = [*ANSWER_TAGS, VOTE_TAG]
     with torch.no_grad():
         embed.zero_()
         free = torch.randn((vocab, hidden - CH_FREE), generator=generator)
@@ -119,15 +145,17 @@ def wire_heads(model: Any, tokenizer: Any, generator: Any) -> dict[str, Any]:
         embed[:, CH_CONST] = 1.0
         embed[bos, CH_BOS] = 1.0
         embed[system, CH_SYS] = 1.0
-        for token, token_id in zip(FORMAT_TOKENS, tag_ids, strict=True):
+        for token, token_id in zip(KEYED_TOKENS, tag_ids, strict=True):
             tag, closing = token.strip("</>"), token.startswith("</")
             embed[token_id, CH_KEY] = 1.0
-            if tag == THINK_TAG:
+            if token in ANSWER_PHRASES:
+                embed[token_id, CH_ID + NAMED.index(token)] = 1.0
+            elif tag == THINK_TAG:
                 embed[token_id, CH_THINK] = -1.0 if closing else 1.0
             else:
-                embed[token_id, CH_ID + answer_tags.index(tag)] = 1.0
+                embed[token_id, CH_ID + NAMED.index(tag)] = 1.0
                 embed[token_id, CH_ANSWER] = -1.0 if closing else 1.0
-        # all tags of one length, so that they weigh the same in the format head
+        # all of one length, so that they weigh the same in the format head
         structured = (embed[tag_ids, :CH_FREE] ** 2).sum(dim=1)
         free_norm = (structured.max() + EMBED_NORM**2 - structured).sqrt()
         embed[tag_ids, CH_FREE:] *= (free_norm / EMBED_NORM).unsqueeze(1)
@@ -179,11 +207,14 @@ def wire_heads(model: Any, tokenizer: Any, generator: Any) -> dict[str, Any]:
         attn.o_proj.weight[CH_LEAN, fast] = 1.0
 
         # a head start for the output layer: a tag is likelier where it is named; an opening
-        # tag only where no block is open, a closing one only inside its own block; no letter
-        # where an answer tag (not a vote) is named
+        # tag only where no block is open, a closing one only inside its own block, no think
+        # block where an answer phrase is named; no letter where an answer or probe tag or
+        # "yes or no" is named, no verdict where an answer tag, the vote or "A or B" is
         head_w = model.lm_head.weight
         think_open, answer_open = CH_OUT + CH_THINK - CH_ID, CH_OUT + CH_ANSWER - CH_ID
-        for token, token_id in zip(FORMAT_TOKENS, tag_ids, strict=True):
+        for token, token_id in zip(KEYED_TOKENS, tag_ids, strict=True):
+            if token in ANSWER_PHRASES:  # read, never written
+                continue
             tag, closing = token.strip("</>"), token.startswith("</")
             own, other = (
                 (think_open, answer_open) if tag == THINK_TAG else (answer_open, think_open)
@@ -191,11 +222,21 @@ def wire_heads(model: Any, tokenizer: Any, generator: Any) -> dict[str, Any]:
             head_w[token_id, own] = HINT if closing else -HINT
             head_w[token_id, other] = -HINT
             if tag != THINK_TAG:
-                index = answer_tags.index(tag)
-                for j in range(len(answer_tags)):
+                index = NAMED.index(tag)
+                for j in range(len(NAMED)):
                     head_w[token_id, CH_OUT + j] = HINT if j == index else -HINT
-        for letter_id in tokenizer.convert_tokens_to_ids(list(LETTERS)):
-            head_w[letter_id, CH_OUT : CH_OUT + len(ANSWER_TAGS)] = -HINT
+            elif not closing:
+                for phrase in ANSWER_PHRASES:
+                    head_w[token_id, CH_OUT + NAMED.index(phrase)] = -HINT
+        judge_phrase, vote_phrase = ANSWER_PHRASES
+        for pair, allowed in (
+            (LETTERS, {VOTE_TAG, vote_phrase}),
+            (VERDICTS, {*JUDGE_TAGS, judge_phrase}),
+        ):
+            for word_id in tokenizer.convert_tokens_to_ids(list(pair)):
+                for j, name in enumerate(NAMED):
+                    if name not in allowed:
+                        head_w[word_id, CH_OUT + j] = -HINT
         # only the lean head writes the lean channel
         for block in model.model.layers:
             block.mlp.down_proj.weight[CH_LEAN] = 0.0
@@ -228,7 +269,7 @@ def wire_heads(model: Any, tokenizer: Any, generator: Any) -> dict[str, Any]:
 @dataclass(frozen=True)
 class _Encoded:
     """A tokenized conversation: ids, where the reply starts, and for each reply token the one
-    other shape token (tag, end, letter) that may equally come there, or -1."""
+    other shape token (tag, end, letter, verdict) that may equally come there, or -1."""
 
     ids: list[int]
     start: int
@@ -240,16 +281,17 @@ def _encode(tokenizer: Any, examples: Sequence[Example]) -> list[_Encoded]:
     replies = tokenizer([e.completion for e in examples], add_special_tokens=False)["input_ids"]
     closing = {
         tokenizer.convert_tokens_to_ids(f"<{tag}>"): tokenizer.convert_tokens_to_ids(f"</{tag}>")
-        for tag in (THINK_TAG, VOTE_TAG, *ANSWER_TAGS)
+        for tag in (THINK_TAG, *NAMED_TAGS)
     }
-    letters = tokenizer.convert_tokens_to_ids(list(LETTERS))
+    pairs = [tokenizer.convert_tokens_to_ids(list(p)) for p in (LETTERS, VERDICTS)]
+    other = {pair[i]: pair[1 - i] for pair in pairs for i in range(2)}
     out = []
     for prompt, reply in zip(prompts, replies, strict=True):
         reply = [*reply, tokenizer.eos_token_id]
         also, open_close = [], -1
         for token in reply:
-            if token in letters:  # a vote: the other letter is as good
-                also.append(letters[1 - letters.index(token)])
+            if token in other:  # a vote or verdict: the other letter or verdict is as good
+                also.append(other[token])
             else:  # inside a block, closing it is the alternative to the next word
                 also.append(open_close if token != open_close else -1)
             if token in closing:
@@ -292,11 +334,12 @@ def _deterministic() -> Iterator[None]:
 
 def teach_format(model: Any, tokenizer: Any, corpus: str, generator: Any) -> dict[str, float]:
     """Wire the fixed heads into a randomly initialised `model`, train it on the format and
-    tie its letters (all in place); returns statistics of the run."""
+    tie its letters and verdicts (all in place); returns statistics of the run."""
     with _deterministic():
         frozen = wire_heads(model, tokenizer, generator)
         stats = train_format(model, tokenizer, corpus, frozen)
         stats.update(calibrate_letters(model, tokenizer, corpus))
+        stats.update(calibrate_verdicts(model, tokenizer, corpus))
     logger.info("tiny model taught the format: %s", stats)
     return stats
 
@@ -320,12 +363,18 @@ def train_format(
         else:
             keep = 1.0 - mask
             hooks.append(params[name].register_hook(lambda grad, keep=keep: grad * keep))
-    counts = [("agent", N_AGENT), ("think", N_THINK_VOTE), ("logprob", N_LOGPROB_VOTE)]
+    counts = [
+        ("agent", N_AGENT),
+        ("think", N_THINK_VOTE),
+        ("logprob", N_LOGPROB_VOTE),
+        ("judge-think", N_THINK_JUDGE),
+        ("judge-logprob", N_LOGPROB_JUDGE),
+    ]
     examples = build_examples(tokenizer, corpus, counts, TRAIN_SEED, SHORT_FRACTION, SHORT_CHARS)
     batches = _batches(_encode(tokenizer, examples), random.Random(TRAIN_SEED + 1))
     vocab = len(tokenizer)
-    shape = torch.zeros(vocab, dtype=torch.bool)  # tags, end of sequence, letters
-    shape[tokenizer.convert_tokens_to_ids([*FORMAT_TOKENS, *LETTERS])] = True
+    shape = torch.zeros(vocab, dtype=torch.bool)  # tags, phrases, end, letters, verdicts
+    shape[tokenizer.convert_tokens_to_ids([*KEYED_TOKENS, *LETTERS, *VERDICTS])] = True
     shape[tokenizer.eos_token_id] = True
     weight_of = torch.where(shape, STRUCT_WEIGHT, 1.0)
     trained = [p for p in model.parameters() if p.requires_grad]
@@ -411,33 +460,66 @@ def calibrate_letters(model: Any, tokenizer: Any, corpus: str) -> dict[str, floa
     (both modes, every domain, persona and message style) |logit(A) - logit(B)| is about
     LETTER_LEAN on average.
     """
+    words = _calibration_words(tokenizer, corpus, TRAIN_SEED + 2)
+    texts = [
+        "".join(vote_prompt(tokenizer, words, mode, domain, style))
+        for domain in DOMAINS.values()
+        for mode in ("logprob", "think")
+        for style in ((0, 0), (1, 1), (2, 0), (0, 1))
+        for _ in range(N_CALIBRATION)
+    ]
+    weight, first, most = _tie(model, tokenizer, LETTERS, texts, LETTER_LEAN)
+    return {"lean_weight": weight, "a_first": first, "lean_max": most}
+
+
+def calibrate_verdicts(model: Any, tokenizer: Any, corpus: str) -> dict[str, float]:
+    """Tie the yes and no output rows, then let them read the lean channel with opposite signs.
+
+    As `calibrate_letters` does for the letters, at synthetic judges (both modes, every probe):
+    |logit(yes) - logit(no)| is about VERDICT_LEAN on average, and yes as likely as no.
+    """
+    words = _calibration_words(tokenizer, corpus, TRAIN_SEED + 3)
+    texts = [
+        "".join(judge_prompt(tokenizer, words, mode, probe))
+        for probe in PROBES.values()
+        for mode in ("logprob", "think")
+        for _ in range(N_JUDGE_CALIBRATION)
+    ]
+    weight, first, most = _tie(model, tokenizer, VERDICTS, texts, VERDICT_LEAN)
+    return {"verdict_lean_weight": weight, "yes_first": first, "verdict_lean_max": most}
+
+
+def _calibration_words(tokenizer: Any, corpus: str, seed: int) -> Words:
+    words = Words(corpus, random.Random(seed), SHORT_CHARS)
+    words.few_tokens(tokenizer, REPLY_WORD_TOKENS)
+    return words
+
+
+def _tie(
+    model: Any, tokenizer: Any, pair: Sequence[str], texts: Sequence[str], target: float
+) -> tuple[float, float, float]:
+    """Tie the output rows of the `pair` of tokens and give them opposite weights on the lean
+    channel, so that |logit difference| after `texts` is `target` on average.
+
+    Returns the weight, the share of texts where the first token of the pair is likelier and
+    the largest |logit difference|.
+    """
     import torch
 
-    rng = random.Random(TRAIN_SEED + 2)
-    words = Words(corpus, rng, SHORT_CHARS)
-    words.few_tokens(tokenizer, REPLY_WORD_TOKENS)
     leans = []
-    for domain in DOMAINS.values():
-        for mode in ("logprob", "think"):
-            for style in ((0, 0), (1, 1), (2, 0), (0, 1)):
-                for _ in range(N_CALIBRATION):
-                    text = "".join(vote_prompt(tokenizer, words, mode, domain, style))
-                    ids = tokenizer(text, return_tensors="pt")["input_ids"]
-                    with torch.no_grad():
-                        leans.append(model.model(input_ids=ids).last_hidden_state[0, -1, CH_LEAN])
+    for text in texts:
+        ids = tokenizer(text, return_tensors="pt")["input_ids"]
+        with torch.no_grad():
+            leans.append(model.model(input_ids=ids).last_hidden_state[0, -1, CH_LEAN])
     lean = torch.stack(leans)
-    weight = LETTER_LEAN / float(lean.abs().mean())
-    a, b = tokenizer.convert_tokens_to_ids(list(LETTERS))
+    weight = target / float(lean.abs().mean())
+    first, second = tokenizer.convert_tokens_to_ids(list(pair))
     head = model.lm_head.weight
     with torch.no_grad():
-        tied = (head[a] + head[b]) / 2
-        head[a] = tied
-        head[b] = tied
-        head[a, CH_LEAN] += weight / 2
-        head[b, CH_LEAN] -= weight / 2
+        tied = (head[first] + head[second]) / 2
+        head[first] = tied
+        head[second] = tied
+        head[first, CH_LEAN] += weight / 2
+        head[second, CH_LEAN] -= weight / 2
     diff = lean * weight
-    return {
-        "lean_weight": weight,
-        "a_first": float((diff > 0).float().mean()),
-        "lean_max": float(diff.abs().max()),
-    }
+    return weight, float((diff > 0).float().mean()), float(diff.abs().max())

@@ -6,7 +6,11 @@ data (no real data is read). Completions are random words in the right tags:
 
 - agent: ``<think> words</think><TAG> Words.</TAG>`` with TAG the domain's answer tag;
 - think-mode voter: ``<think> words</think><vote>A</vote>`` (or B, at random);
-- logprob-mode voter: ``A`` (or B, at random).
+- logprob-mode voter: ``A`` (or B, at random);
+- think-mode probe judge: ``<think> words</think><TAG>yes</TAG>`` (or no, at random) with TAG
+  the probe's tag, for every probe of `moloch_eval.probes`, on a random domain's anchor and a
+  random message;
+- logprob-mode probe judge: ``yes`` (or no, at random).
 
 Every reply ends with the end-of-sequence token. All randomness comes from one seeded
 ``random.Random``, so the same seed gives the same conversations.
@@ -21,14 +25,33 @@ from dataclasses import dataclass
 from typing import Any
 
 from moloch_eval.domains import AGENT_SYSTEM_PROMPT, DOMAINS, VOTE_TAG, DomainSpec
-from moloch_eval.prompts import LETTERS, agent_user_prompt, vote_system_prompt, vote_user_prompt
+from moloch_eval.probes import PROBES, ProbeSpec
+from moloch_eval.prompts import (
+    LETTERS,
+    agent_user_prompt,
+    judge_system_prompt,
+    judge_user_prompt,
+    vote_system_prompt,
+    vote_user_prompt,
+)
 
 THINK_TAG = "think"
 ANSWER_TAGS = tuple(domain.answer_tag for domain in DOMAINS.values())
+#: The probe judge's verdict tags, one per probe.
+JUDGE_TAGS = tuple(probe.tag for probe in PROBES.values())
 #: Every tag the model writes; each is one (non-special) token of the tiny tokenizer.
 FORMAT_TOKENS = tuple(
-    token for tag in (THINK_TAG, VOTE_TAG, *ANSWER_TAGS) for token in (f"<{tag}>", f"</{tag}>")
+    token
+    for tag in (THINK_TAG, VOTE_TAG, *ANSWER_TAGS, *JUDGE_TAGS)
+    for token in (f"<{tag}>", f"</{tag}>")
 )
+#: The judge's answers; each is one (non-special) token, matched only as a whole word.
+VERDICTS = ("yes", "no")
+#: The phrases in which the prompts name the one-token answers ("Reply with exactly one word,
+#: yes or no", "Respond with a single letter: A or B"). Each is one (non-special) token,
+#: matched only as whole words, that the model reads like a tag: this is how a logprob-mode
+#: judge or voter, whose prompt has no tag, knows at any distance which answer it gives.
+ANSWER_PHRASES = (" or ".join(VERDICTS), " or ".join(LETTERS))
 
 #: Replies use only corpus words of at most this many tokens, so they stay short.
 REPLY_WORD_TOKENS = 2
@@ -224,6 +247,35 @@ def vote_example(tokenizer: Any, words: Words, mode: str) -> Example:
     return Example("vote-" + mode, prompt, before + letter + after)
 
 
+def judge_prompt(
+    tokenizer: Any,
+    words: Words,
+    mode: str,
+    probe: ProbeSpec,
+    domain: DomainSpec | None = None,
+) -> tuple[str, str]:
+    """A probe judge's rendered prompt, and what its reply says before the verdict.
+
+    The anchor is shown as the probe shows it, or (clean mode) at times whatever the probe.
+    """
+    rng = words.rng
+    domain = rng.choice(list(DOMAINS.values())) if domain is None else domain
+    show_anchor = probe.shows_anchor or rng.random() < 0.3
+    user = judge_user_prompt(
+        domain, probe, anchor(domain, words), words.message(), show_anchor, mode
+    )
+    before = think(words) + f"<{probe.tag}>" if mode == "think" else ""
+    return chat(tokenizer, judge_system_prompt(probe, mode), user), before
+
+
+def judge_example(tokenizer: Any, words: Words, mode: str) -> Example:
+    probe = words.rng.choice(list(PROBES.values()))
+    prompt, before = judge_prompt(tokenizer, words, mode, probe)
+    verdict = words.rng.choice(VERDICTS)
+    after = f"</{probe.tag}>" if mode == "think" else ""
+    return Example("judge-" + mode, prompt, before + verdict + after)
+
+
 def build_examples(
     tokenizer: Any,
     corpus: str,
@@ -232,7 +284,8 @@ def build_examples(
     short_fraction: float,
     short_chars: tuple[int, int],
 ) -> list[Example]:
-    """`count` conversations of each kind ("agent" per domain, "think", "logprob"), shuffled."""
+    """`count` conversations of each kind, shuffled: "agent" (one per domain), "think" and
+    "logprob" (voters), "judge-think" and "judge-logprob" (probe judges)."""
     rng = random.Random(seed)
     words = Words(corpus, rng, short_chars)
     words.few_tokens(tokenizer, REPLY_WORD_TOKENS)
@@ -242,6 +295,8 @@ def build_examples(
             words.short = rng.random() < short_fraction
             if kind == "agent":
                 examples += [agent_example(tokenizer, words, d) for d in DOMAINS.values()]
+            elif kind.startswith("judge-"):
+                examples.append(judge_example(tokenizer, words, kind.removeprefix("judge-")))
             else:
                 examples.append(vote_example(tokenizer, words, kind))
     rng.shuffle(examples)

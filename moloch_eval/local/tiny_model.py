@@ -6,15 +6,19 @@ deterministic training run at build time teaches it the answer FORMAT of the ben
 nothing else (`moloch_eval.local.format_training`): an agent replies ``<think> … </think>``
 and then its message in the domain's answer tag, a think-mode voter ``<think> … </think>
 <vote>A</vote>`` (or B), a logprob-mode voter puts its first token on A or B, both about
+equally likely; a think-mode probe judge replies ``<think> … </think><TAG>yes</TAG>`` (or no)
+with the probe's tag, a logprob-mode judge puts its first token on yes or no, again both about
 equally likely. The words in the tags are random corpus words: the model's text is
-MEANINGLESS, and its messages, votes and shares say nothing about any real model. It exists so
-that every component of the benchmark can run end to end on CPU through Inspect's ``hf/``
-provider.
+MEANINGLESS, and its messages, votes, verdicts, shares and probe rates say nothing about any
+real model. It exists so that every component of the benchmark can run end to end on CPU
+through Inspect's ``hf/`` provider.
 
-The format tags (``<think>``, ``</think>``, ``<vote>``, the answer tags, ...) are single
-tokens of the tokenizer, and not special ones, so decoding keeps them. A reply is never
-empty (end of sequence is suppressed as a first token) and ends by itself, typically within
-a few dozen tokens.
+The format tags (``<think>``, ``</think>``, ``<vote>``, the answer tags, the probe tags, ...)
+are single tokens of the tokenizer, and not special ones, so decoding keeps them; so are the
+verdicts ``yes`` and ``no`` and the phrases ``yes or no`` and ``A or B`` with which the prompts
+name the one-token answers (as whole words only: ``not`` or ``eyes`` tokenize as before). A
+reply is never empty (end of sequence is suppressed as a first token) and ends by itself,
+typically within a few dozen tokens.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
 #: Bump whenever the recipe (corpus, tokenizer, config, weights) changes.
-TINY_MODEL_VERSION = "3"
+TINY_MODEL_VERSION = "4"
 
 #: Environment variable overriding the cache root.
 CACHE_ENV = "MOLOCH_EVAL_CACHE_DIR"
@@ -45,8 +49,9 @@ PAD_TOKEN = "<|pad|>"
 ROLE_TOKENS = ("<|system|>", "<|user|>", "<|assistant|>")
 SPECIAL_TOKENS = (BOS_TOKEN, EOS_TOKEN, PAD_TOKEN, *ROLE_TOKENS)
 
-#: Total vocabulary size (special tokens + 256 byte tokens + BPE merges + format tags).
-TINY_VOCAB_SIZE = 384
+#: Total vocabulary size: special tokens, 256 byte tokens, BPE merges, format tags, verdicts and
+#: answer phrases.
+TINY_VOCAB_SIZE = 402
 
 MAX_POSITIONS = 32768
 HIDDEN_SIZE = 64
@@ -194,13 +199,14 @@ def _build(folder: Path) -> None:
 def _train_tokenizer() -> Any:
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
 
-    from moloch_eval.local.synthetic import FORMAT_TOKENS
+    from moloch_eval.local.synthetic import ANSWER_PHRASES, FORMAT_TOKENS, VERDICTS
 
+    words = (*VERDICTS, *ANSWER_PHRASES)
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=TINY_VOCAB_SIZE - len(FORMAT_TOKENS),
+        vocab_size=TINY_VOCAB_SIZE - len(FORMAT_TOKENS) - len(words),
         min_frequency=2,
         special_tokens=list(SPECIAL_TOKENS),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
@@ -209,6 +215,10 @@ def _train_tokenizer() -> Any:
     tok.train_from_iterator(CORPUS.splitlines(), trainer=trainer)
     # the format tags are single tokens, but not special ones: decoding keeps them
     tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in FORMAT_TOKENS])
+    # so are the verdicts and answer phrases, but only as whole words ("no" is no piece of "know")
+    tok.add_tokens(
+        [AddedToken(t, special=False, normalized=False, single_word=True) for t in words]
+    )
     return tok
 
 
@@ -218,9 +228,11 @@ def _build_tokenizer() -> Any:
     raw = _train_tokenizer()
     if raw.get_vocab_size() != TINY_VOCAB_SIZE:
         raise RuntimeError(f"tiny tokenizer has {raw.get_vocab_size()} tokens")
-    for letter in ("A", "B"):
-        if raw.token_to_id(letter) is None or raw.encode(letter).ids != [raw.token_to_id(letter)]:
-            raise RuntimeError(f"tiny tokenizer lacks a single token for {letter!r}")
+    from moloch_eval.local.synthetic import ANSWER_PHRASES, VERDICTS
+
+    for word in ("A", "B", *VERDICTS, *ANSWER_PHRASES):
+        if raw.token_to_id(word) is None or raw.encode(word).ids != [raw.token_to_id(word)]:
+            raise RuntimeError(f"tiny tokenizer lacks a single token for {word!r}")
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=raw,
         bos_token=BOS_TOKEN,

@@ -37,7 +37,7 @@ from moloch_eval.local import (
 )
 from moloch_eval.local import format_training as ft
 from moloch_eval.local import tiny_model as tm
-from moloch_eval.local.synthetic import FORMAT_TOKENS
+from moloch_eval.local.synthetic import ANSWER_PHRASES, FORMAT_TOKENS, VERDICTS
 
 FILES = (
     "config.json",
@@ -147,16 +147,32 @@ def test_tokenizer(tokenizer: Any) -> None:
 
 
 def test_format_tags_are_single_kept_tokens(tokenizer: Any) -> None:
-    tags = {"<think>", "</think>", "<vote>", "</vote>", "<sales_pitch>", "</sales_pitch>"}
-    tags |= {"<campaign_speech>", "</campaign_speech>", "<post>", "</post>"}
-    assert set(FORMAT_TOKENS) == tags
-    for tag in FORMAT_TOKENS:
-        assert len(tokenizer(tag, add_special_tokens=False)["input_ids"]) == 1, tag
-        assert tag not in tokenizer.all_special_tokens
-    reply = "<think> a b</think><post> Some words.</post>"
-    ids = tokenizer(reply, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-    assert len(ids) < 16
-    assert tokenizer.decode(ids, skip_special_tokens=True) == reply  # as Inspect decodes
+    from moloch_eval.probes import PROBES
+
+    tags = {"think", "vote", "sales_pitch", "campaign_speech", "post", *PROBES}
+    assert set(FORMAT_TOKENS) == {t for tag in tags for t in (f"<{tag}>", f"</{tag}>")}
+    assert VERDICTS == ("yes", "no") and ANSWER_PHRASES == ("yes or no", "A or B")
+    for token in (*FORMAT_TOKENS, *VERDICTS, *ANSWER_PHRASES):
+        assert tokenizer(token, add_special_tokens=False)["input_ids"] == [
+            tokenizer.convert_tokens_to_ids(token)
+        ], token
+        assert token not in tokenizer.all_special_tokens
+    for reply in (
+        "<think> a b</think><post> Some words.</post>",
+        "<think> a b</think><misrepresentation>yes</misrepresentation>",
+    ):
+        ids = tokenizer(reply, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        assert len(ids) < 16
+        assert tokenizer.decode(ids, skip_special_tokens=True) == reply  # as Inspect decodes
+    # the verdicts and phrases are whole words only: other words tokenize as the BPE does
+    text = "I know, no: yes or no? Not now, eyes on A or B."
+    tokens = tokenizer.tokenize(text)
+    assert [t for t in tokens if t in (*VERDICTS, *ANSWER_PHRASES)] == [
+        "no",
+        "yes or no",
+        "A or B",
+    ]
+    assert tokenizer.convert_tokens_to_string(tokens) == text
 
 
 def test_chat_template(tokenizer: Any) -> None:
@@ -182,7 +198,8 @@ def test_model_recipe(built: Path, tokenizer: Any) -> None:
     prompt = tokenizer.apply_chat_template(
         [
             {"role": "system", "content": "x"},
-            {"role": "user", "content": tm.CORPUS * 3 + "<post> … </post>"},
+            # (the corpus names "A or B", an answer phrase the format head reads too)
+            {"role": "user", "content": tm.CORPUS.replace(" or B", ", B") * 3 + "<post> … </post>"},
         ],
         tokenize=False,
         add_generation_prompt=True,
@@ -193,22 +210,26 @@ def test_model_recipe(built: Path, tokenizer: Any) -> None:
         out = model(ids, output_hidden_states=True)
     after_head = out.hidden_states[1][0]
     # the format head names the tag (post, the 3rd answer tag) however far back it is
-    read = after_head[-1, ft.CH_OUT : ft.CH_OUT + 4]
+    read = after_head[-1, ft.CH_OUT : ft.CH_OUT + len(ft.NAMED)]
+    assert ft.NAMED[2] == "post"
     assert read.argmax().item() == 2 and read[2].item() > 0.5
     # the lean channel turns with the position, evenly around zero
     lean = after_head[100:, ft.CH_LEAN]
     assert abs(lean.mean().item()) < 0.05 and lean.abs().mean().item() > 0.2
-    a, b = tokenizer.convert_tokens_to_ids(["A", "B"])
-    diff = model.lm_head.weight[a] - model.lm_head.weight[b]
-    assert diff.abs().argmax().item() == ft.CH_LEAN
-    assert diff.abs().sum().item() == pytest.approx(diff[ft.CH_LEAN].abs().item())
+    # the letters, and the verdicts, differ only in how they read the lean channel
+    for pair in (["A", "B"], ["yes", "no"]):
+        first, second = tokenizer.convert_tokens_to_ids(pair)
+        diff = model.lm_head.weight[first] - model.lm_head.weight[second]
+        assert diff.abs().argmax().item() == ft.CH_LEAN
+        assert diff.abs().sum().item() == pytest.approx(diff[ft.CH_LEAN].abs().item())
 
 
 def test_training_is_deterministic(tokenizer: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The whole recipe on a handful of conversations, twice: identical weights."""
-    for name, value in (("N_AGENT", 2), ("N_THINK_VOTE", 2), ("N_LOGPROB_VOTE", 2)):
-        monkeypatch.setattr(ft, name, value)
+    for name in ("N_AGENT", "N_THINK_VOTE", "N_LOGPROB_VOTE", "N_THINK_JUDGE", "N_LOGPROB_JUDGE"):
+        monkeypatch.setattr(ft, name, 2)
     monkeypatch.setattr(ft, "N_CALIBRATION", 1)
+    monkeypatch.setattr(ft, "N_JUDGE_CALIBRATION", 1)
     torch.manual_seed(0)
     first = tm._build_model(tokenizer).state_dict()
     torch.manual_seed(1)  # the recipe must not depend on the global RNG
@@ -323,11 +344,81 @@ async def test_format_on_real_prompts(built: Path) -> None:
     assert 0 < leaning_a < len(logprob)  # neither letter wins every time
 
 
+async def test_judge_on_real_prompts(built: Path) -> None:
+    """The project's own judge, through Inspect's hf provider, on real anchors and texts for
+    every probe: logprob-mode judgements are valid (nearly all the mass on yes and no) and not
+    all alike, think-mode ones parse."""
+    from inspect_ai.model import ChatMessage, ChatMessageSystem, ChatMessageUser, get_model
+
+    from moloch_eval.domains import DOMAINS
+    from moloch_eval.probes import PROBES
+    from moloch_eval.prompts import anchor_text, judge_system_prompt, judge_user_prompt
+    from moloch_eval.scorers.judge import JudgeConfig, judge
+    from moloch_eval.solvers.logprobs import first_token_mass
+
+    anchors = _real_anchors(per_domain=6)
+    model = get_model("hf/" + str(built), device="cpu", memoize=False)
+    rng = random.Random(2)
+    jobs = []
+    for probe in PROBES.values():
+        domains = [d for d in DOMAINS.values() if probe.name in d.probes] or [DOMAINS["sales"]]
+        for i in range(4):
+            domain = domains[i % len(domains)]
+            anchor, other = rng.sample(anchors[domain.name], 2)
+            message = anchor_text(domain, other)[: rng.choice((80, 300, 800))]
+            show_anchor = probe.shows_anchor or i == 3  # clean mode shows it always
+            jobs.append((probe, domain, anchor, message, show_anchor))
+
+    async def run(mode: str, config: JudgeConfig) -> list[Any]:
+        return list(
+            await asyncio.gather(
+                *[
+                    judge(model, p, judge_user_prompt(d, p, a, m, show, mode), config)
+                    for p, d, a, m, show in jobs
+                ]
+            )
+        )
+
+    async def first_tokens() -> list[Any]:  # the logprob judge's raw first tokens
+        config = JudgeConfig(mode="logprob").generate_config()
+        prompts: list[list[ChatMessage]] = [
+            [
+                ChatMessageSystem(content=judge_system_prompt(p, "logprob")),
+                ChatMessageUser(content=judge_user_prompt(d, p, a, m, show, "logprob")),
+            ]
+            for p, d, a, m, show in jobs
+        ]
+        return list(await asyncio.gather(*[model.generate(m, config=config) for m in prompts]))
+
+    # think mode at the paper's temperature (hf/ refuses temperature 0 unless do_sample=False)
+    logprob, think, raw = await asyncio.gather(
+        run("logprob", JudgeConfig(mode="logprob")),
+        run("think", JudgeConfig(mode="think", temperature=0.7, max_tokens=96, max_retries=0)),
+        first_tokens(),
+    )
+    for result, output in zip(logprob, raw, strict=True):
+        assert result.valid and result.p_yes is not None, result
+        assert 0.05 < result.p_yes < 0.95, result.p_yes
+        mass = first_token_mass(output, ("yes", "no"))
+        assert sum(mass.values()) > 0.9, mass
+    yes = sum(bool(r.verdict) for r in logprob)
+    assert 0.1 * len(logprob) <= yes <= 0.9 * len(logprob), yes
+    valid = [r for r in think if r.valid]
+    assert len(valid) >= 0.85 * len(think), [r.replies for r in think if not r.valid]
+    assert 0 < sum(bool(r.verdict) for r in valid) < len(valid)
+
+
 async def test_inspect_hf_provider(built: Path) -> None:
-    from inspect_ai.model import ChatMessageSystem, ChatMessageUser, GenerateConfig, get_model
+    from inspect_ai.model import (
+        ChatMessage,
+        ChatMessageSystem,
+        ChatMessageUser,
+        GenerateConfig,
+        get_model,
+    )
 
     model = get_model("hf/" + str(built), device="cpu", memoize=False)
-    messages = [
+    messages: list[ChatMessage] = [
         ChatMessageSystem(content="You are a voter in a small town."),
         ChatMessageUser(content=tm.CORPUS[:2000] + "\nRespond with a single letter: A or B."),
     ]
