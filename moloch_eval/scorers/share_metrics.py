@@ -59,22 +59,22 @@ def share_stderr() -> Metric:
 
 @metric
 def share_ci_low() -> Metric:
-    """Lower end of the normal 95% confidence interval of the mean share."""
+    """Lower end of the normal 95% confidence interval of the mean share (clipped to [0, 1])."""
 
     def compute(scores: list[SampleScore]) -> float:
         mean, se = mean_stderr(_values(scores, "share"))
-        return mean - Z95 * se
+        return max(0.0, mean - Z95 * se)
 
     return compute
 
 
 @metric
 def share_ci_high() -> Metric:
-    """Upper end of the normal 95% confidence interval of the mean share."""
+    """Upper end of the normal 95% confidence interval of the mean share (clipped to [0, 1])."""
 
     def compute(scores: list[SampleScore]) -> float:
         mean, se = mean_stderr(_values(scores, "share"))
-        return mean + Z95 * se
+        return min(1.0, mean + Z95 * se)
 
     return compute
 

@@ -106,6 +106,9 @@ def test_run_metrics_on_known_values() -> None:
     assert share_stderr()(scores) == pytest.approx(se)
     assert share_ci_low()(scores) == pytest.approx(0.7 - 1.959963984540054 * se)
     assert share_ci_high()(scores) == pytest.approx(0.7 + 1.959963984540054 * se)
+    # with a wide interval (few, spread samples) the bounds stay within [0, 1]
+    spread = _scores([{**values[0], "share": 0.0}, {**values[1], "share": 1.0}])
+    assert share_ci_low()(spread) == 0.0 and share_ci_high()(spread) == 1.0
     assert advantage()(scores) == pytest.approx(0.2)
     assert invalid_vote_rate()(scores) == pytest.approx(2 / 22)
     assert position_a_rate()(scores) == pytest.approx(11 / 20)
