@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from moloch_eval.probes import ProbeSpec
 from moloch_eval.prompts import judge_system_prompt
-from moloch_eval.solvers.logprobs import bare_token, first_token_mass
+from moloch_eval.solvers.logprobs import bare_token, first_token_mass, one_token_config
 from moloch_eval.solvers.parsing import extract_think, parse_verdict
 
 JudgeMode = Literal["think", "logprob"]
@@ -45,7 +45,7 @@ class JudgeConfig:
     def generate_config(self) -> GenerateConfig:
         if self.mode == "think":
             return GenerateConfig(temperature=self.temperature, max_tokens=self.max_tokens)
-        return GenerateConfig(max_tokens=1, logprobs=True, top_logprobs=self.top_logprobs)
+        return one_token_config(self.top_logprobs)
 
 
 class Judgement(BaseModel):

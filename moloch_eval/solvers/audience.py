@@ -24,7 +24,7 @@ from moloch_eval.domains import DomainSpec
 from moloch_eval.prompts import LETTERS, vote_system_prompt, vote_user_prompt
 from moloch_eval.records import Competition, Side, VoteRecord
 from moloch_eval.roles import role_model
-from moloch_eval.solvers.logprobs import first_token_mass
+from moloch_eval.solvers.logprobs import first_token_mass, one_token_config
 from moloch_eval.solvers.parsing import extract_think, parse_vote
 
 AUDIENCE_ROLE = "audience"
@@ -83,9 +83,7 @@ class AudienceVoter:
                 temperature=config.temperature, max_tokens=config.max_tokens
             )
         else:
-            self.generate_config = GenerateConfig(
-                max_tokens=1, logprobs=True, top_logprobs=config.top_logprobs
-            )
+            self.generate_config = one_token_config(config.top_logprobs)
 
     def _messages(
         self, persona: Persona, letters: dict[str, Side], texts: dict[Side, str]

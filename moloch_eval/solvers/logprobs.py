@@ -5,10 +5,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 
-from inspect_ai.model import ModelOutput
+from inspect_ai.model import GenerateConfig, ModelOutput
 
 #: markers tokenizers put before a word: byte-level BPE ("Ġ"), SentencePiece ("▁")
 _WORD_MARKERS = ("Ġ", "▁")
+
+
+def one_token_config(top_logprobs: int) -> GenerateConfig:
+    """Generation of a one-token answer read from its top log-probabilities."""
+    return GenerateConfig(max_tokens=1, logprobs=True, top_logprobs=top_logprobs)
 
 
 def bare_token(token: str) -> str:
