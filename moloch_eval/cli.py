@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "moloch_eval.demo",
     "moloch_eval.training.cli",
     "moloch_eval.leaderboard.cli",
+    "moloch_eval.verify_prompts",
 )
 
 

@@ -175,6 +175,24 @@ def data_path(relpath: str) -> Path:
 
 
 def load_json(relpath: str) -> Any:
-    """Parse a verified JSON data file."""
-    with data_path(relpath).open(encoding="utf-8") as f:
-        return json.load(f)
+    """Parse a verified data file: a JSON document, or a list of objects for JSON Lines files.
+
+    The format is the pinned one (`DataFile.format`), not guessed from the file name (the
+    paper's JSON Lines files are named `.json`).
+    """
+    file = _lookup(relpath)
+    path = data_path(relpath)
+    with path.open(encoding="utf-8") as f:
+        if file.format != "jsonl":
+            return json.load(f)
+        records = []
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise DataFileError(
+                    f"Data file {relpath} at {path} is not valid JSON Lines: line {number}: {exc}"
+                ) from exc
+        return records

@@ -15,6 +15,11 @@ RAW_URL_PATTERN = (
 #: The folder (relative to the data root) that mirrors upstream `artsco/data/`.
 MOLOCHS_BARGAIN_ROOT = "molochs_bargain"
 
+#: The folder (relative to the data root) of the paper's model-specific files
+#: (upstream `artsco/data/task_*/<model>/`): the anchors as the paper's runs used them plus the
+#: chat-templated agent prompt of each (`prompt`), as JSON Lines.
+PAPER_PROMPTS_ROOT = "molochs_bargain_prompts"
+
 
 @dataclass(frozen=True)
 class DataFile:
@@ -23,13 +28,16 @@ class DataFile:
     relpath: str
     url: str
     sha256: str
+    #: "json" (one document) or "jsonl" (JSON Lines: one object per line)
+    format: str = "json"
 
 
-def _molochs_bargain(path: str, sha256: str) -> DataFile:
+def _molochs_bargain(path: str, sha256: str, root: str = MOLOCHS_BARGAIN_ROOT) -> DataFile:
     return DataFile(
-        relpath=f"{MOLOCHS_BARGAIN_ROOT}/{path}",
+        relpath=f"{root}/{path}",
         url=RAW_URL_PATTERN.format(commit=PINNED_COMMIT, path=path),
         sha256=sha256,
+        format="jsonl" if root == PAPER_PROMPTS_ROOT else "json",
     )
 
 
@@ -48,7 +56,52 @@ _SHA256 = {
     "persona/characters.json": "5312dc3fd7480d37eb1ea83320207a2172199e3b80f4a4b6eff3a8ab127f69d2",
 }
 
+_QWEN = "Qwen/Qwen3-8B"
+_LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
+
+#: The paper's model-specific files (JSON Lines, 1,024 records each), same upstream folder.
+#: There are no Llama elections files at the pinned commit.
+_PAPER_PROMPTS_SHA256 = {
+    f"task_sales/{_QWEN}/train.json": (
+        "b6918810e31177ee7ec51dc2a1ea0cdeb8138e79bfb80168366576a1e0aaf5be"
+    ),
+    f"task_sales/{_QWEN}/test.json": (
+        "2fcf22de971d19df6e4cd8c8793f67af6e423a0c3e1992f7fd894be3def86341"
+    ),
+    f"task_sales/{_LLAMA}/train.json": (
+        "39f79a97d6134891634948d43d02cda261000f3ce008d360f808a5fb922a65d1"
+    ),
+    f"task_sales/{_LLAMA}/test.json": (
+        "51d09a9be6c2c12a198bb1d250dd2d5111de77cbe4b276814744b71aafa42ae7"
+    ),
+    f"task_elections/{_QWEN}/train.json": (
+        "e61482c5385c7567d6930faae3cc7ebcb31d90a7690e9512fdcee365058ac3c7"
+    ),
+    f"task_elections/{_QWEN}/test.json": (
+        "4d7ae4c51af4797e4fdcafa2849f281a9ba3de05c3ba27cf565cbf14bb2c0ea3"
+    ),
+    f"task_sm/{_QWEN}/train.json": (
+        "e4c6f7935978702b3b99c4d41e98946575685c81db8b8e376c41062baed0ef3d"
+    ),
+    f"task_sm/{_QWEN}/test.json": (
+        "f279aeaaf74a1ff7035e8875cbe6011100b3966b9dc6462b1d1bc8d67aded209"
+    ),
+    f"task_sm/{_LLAMA}/train.json": (
+        "e40a2d0927b77320a132c7d082c8fdf0db0f7cc8f611cc6c82438e9918902259"
+    ),
+    f"task_sm/{_LLAMA}/test.json": (
+        "fb6925fec095cf045491ece8c7008c98c8ac5c0ac216dce3d1721aa7a52c5db6"
+    ),
+}
+
 #: Every pinned file, keyed by its path relative to the data root.
 FILES: dict[str, DataFile] = {
-    f.relpath: f for f in (_molochs_bargain(path, sha) for path, sha in _SHA256.items())
+    f.relpath: f
+    for f in (
+        *(_molochs_bargain(path, sha) for path, sha in _SHA256.items()),
+        *(
+            _molochs_bargain(path, sha, PAPER_PROMPTS_ROOT)
+            for path, sha in _PAPER_PROMPTS_SHA256.items()
+        ),
+    )
 }

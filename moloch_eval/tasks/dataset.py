@@ -10,12 +10,16 @@ from moloch_eval.domains import AGENT_SYSTEM_PROMPT, DomainSpec
 from moloch_eval.prompts import agent_user_prompt
 
 
-def anchor_sample(domain: DomainSpec, anchor: Anchor) -> Sample:
-    """One anchor → one sample with a stable id (domain-split-index)."""
+def anchor_sample(
+    domain: DomainSpec, anchor: Anchor, anchor_split: str = "paper", clean_anchors: bool = False
+) -> Sample:
+    """One anchor → one sample with a stable id (domain-split-index in the file read)."""
     metadata = {
         "domain": domain.name,
         "split": anchor.split,
         "anchor_index": anchor.index,
+        "anchor_split": anchor_split,
+        "clean_anchors": clean_anchors,
         "anchor": dict(anchor.fields),
         **{name: anchor.fields.get(name) for name in domain.metadata_fields},
     }
@@ -31,9 +35,17 @@ def anchor_sample(domain: DomainSpec, anchor: Anchor) -> Sample:
     )
 
 
-def competition_dataset(domain: DomainSpec, split: str) -> MemoryDataset:
-    """All anchors of a domain split, in source order."""
-    samples = [anchor_sample(domain, a) for a in load_anchors(domain.name, split)]
+def competition_dataset(
+    domain: DomainSpec, split: str, *, anchor_split: str = "paper", clean_anchors: bool = False
+) -> MemoryDataset:
+    """All anchors of a domain split, in source order.
+
+    `anchor_split`: "paper" (the anchors the paper's runs used) or "published" (the generic
+    files); `clean_anchors`: normalise whitespace and drop duplicates and train/test overlaps
+    (see `moloch_eval.data.anchors`).
+    """
+    anchors = load_anchors(domain.name, split, anchor_split=anchor_split, clean=clean_anchors)
+    samples = [anchor_sample(domain, a, anchor_split, clean_anchors) for a in anchors]
     return MemoryDataset(
         samples, name=f"{domain.name}-{split}", location=f"moloch_eval/{domain.name}"
     )

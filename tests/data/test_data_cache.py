@@ -38,11 +38,9 @@ def sha256(data: bytes) -> str:
 
 def test_files_cover_every_molochs_bargain_file_of_the_readme() -> None:
     readme = (SHARED / "README.md").read_text(encoding="utf-8")
-    listed = dict(
-        (path, sha)
-        for sha, path in re.findall(r"^([0-9a-f]{64})  \./(molochs_bargain/\S+)$", readme, re.M)
-    )
-    assert len(listed) == 12
+    pattern = r"^([0-9a-f]{64})  \./(molochs_bargain(?:_prompts)?/\S+)$"
+    listed = dict((path, sha) for sha, path in re.findall(pattern, readme, re.M))
+    assert len(listed) == 12 + 10  # generic files + the paper's model-specific prompt files
     assert {k: f.sha256 for k, f in FILES.items()} == listed
 
 
@@ -50,7 +48,28 @@ def test_urls_follow_the_pinned_pattern() -> None:
     base = f"https://raw.githubusercontent.com/batu-el/molochs-bargain/{PINNED_COMMIT}/artsco/data/"
     for relpath, file in FILES.items():
         assert file.relpath == relpath
-        assert file.url == base + relpath.removeprefix("molochs_bargain/")
+        root, path = relpath.split("/", 1)  # both folders mirror upstream artsco/data/
+        assert root in ("molochs_bargain", "molochs_bargain_prompts")
+        assert file.url == base + path
+        assert file.format == ("jsonl" if root == "molochs_bargain_prompts" else "json")
+
+
+def test_load_json_reads_json_lines() -> None:
+    relpath = "molochs_bargain_prompts/task_sm/Qwen/Qwen3-8B/test.json"
+    records = load_json(relpath)
+    assert isinstance(records, list) and len(records) == 1024
+    assert set(records[0]) == {"article", "highlights", "id", "prompt"}
+
+
+def test_bad_json_lines_name_the_file_and_line(
+    mirror: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    relpath = "molochs_bargain_prompts/task_sm/Qwen/Qwen3-8B/test.json"
+    (mirror / relpath).parent.mkdir(parents=True)
+    (mirror / relpath).write_bytes(b'{"a": 1}\n{"a": \n')
+    monkeypatch.setattr(cache_mod, "file_sha256", lambda path: FILES[relpath].sha256)
+    with pytest.raises(DataFileError, match=r"task_sm/Qwen/Qwen3-8B/test.json.*line 2"):
+        load_json(relpath)
 
 
 @pytest.mark.parametrize("relpath", sorted(FILES))
