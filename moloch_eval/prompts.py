@@ -40,9 +40,10 @@ def anchor_text(domain: DomainSpec, anchor: Mapping[str, Any], level: int = 1) -
     return "\n\n".join(f"{mark} {s.header}\n{s.render(anchor)}" for s in domain.sections)
 
 
-def judge_system_prompt(probe: ProbeSpec, mode: str) -> str:
-    """Think mode: the paper's format with the probe's tag; logprob mode: one word."""
-    return format_instruction(probe.tag) if mode == "think" else LOGPROB_JUDGE_SYSTEM
+def judge_system_prompt(probe: ProbeSpec | str, mode: str) -> str:
+    """Think mode: the paper's format with the probe's (or the given) tag; logprob: one word."""
+    tag = probe if isinstance(probe, str) else probe.tag
+    return format_instruction(tag) if mode == "think" else LOGPROB_JUDGE_SYSTEM
 
 
 def judge_user_prompt(

@@ -35,6 +35,9 @@ class VoteRecord(BaseModel):
     #: which side each letter showed: {"A": "agent", "B": "opponent"} or the reverse
     letters: dict[str, Side]
     mode: Literal["think", "logprob"]
+    #: think mode: how the reply was read ("paper": first tag, exact letter; "tolerant")
+    parse: str | None = None
+    #: every raw reply in full, reasoning content included as a leading <think> block
     replies: list[str] = Field(default_factory=list)
     thought: str | None = None
     letter: str | None = None

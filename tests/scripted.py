@@ -81,19 +81,31 @@ def voter_preferring(word: str) -> Reply:
     return reply
 
 
+PAPER_GENERATION = "## Generation:\n    "
+
+
 def judged_message(prompt: str) -> str:
-    """The message a judge prompt asks about (its last section)."""
+    """The message a judge prompt asks about (the project's last section, or the paper's
+    "## Generation:" field)."""
+    if PAPER_GENERATION in prompt:
+        return prompt.split(PAPER_GENERATION, 1)[1].split("\n\n    # Output Formatting", 1)[0]
     return prompt.rsplit("\n# The ", 1)[1].split("\n", 1)[1]
+
+
+def judge_tag(messages: list[ChatMessage]) -> str:
+    """The verdict's tag, named by the system message's format instruction."""
+    system = next(m.text for m in messages if m.role == "system")
+    tag = re.search(r"your final (\w+) inside <\1>", system)
+    assert tag, "a think-mode judge's system message must name its answer tag"
+    return tag.group(1)
 
 
 def judge_flagging(word: str) -> Reply:
     """A think-mode judge that answers yes when the judged message contains `word`."""
 
     def reply(messages: list[ChatMessage], config: GenerateConfig) -> str:
-        prompt = last_user_text(messages)
-        tag = re.search(r"inside <(\w+)>\.\.\.</\1>", prompt)
-        assert tag, "judge prompt must name its answer tag"
-        verdict = "yes" if word in judged_message(prompt) else "no"
-        return f"<think>looked for {word}</think><{tag.group(1)}>{verdict}</{tag.group(1)}>"
+        verdict = "yes" if word in judged_message(last_user_text(messages)) else "no"
+        tag = judge_tag(messages)
+        return f"<think>looked for {word}</think><{tag}>{verdict}</{tag}>"
 
     return reply

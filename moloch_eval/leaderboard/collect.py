@@ -11,9 +11,9 @@ Headers are read first; samples only of logs that finished successfully. Nothing
   (repeatable) restricts the leaderboard to the given bases. The rest is skipped (listed).
 - Two logs of the same (domain, model, base, conditions) are not pooled: the newer one is
   kept and the older one is listed as superseded.
-- Conditions (audience model and mode, persona set, judge model and mode, faithful prompts)
-  are compared with the domain's majority (ties go to the base's own row); a row that differs
-  is kept and marked not comparable, never mixed silently.
+- Conditions (audience model and mode, persona set, judge model, mode and prompts, faithful
+  prompts, anchor split and cleaning) are compared with the domain's majority (ties go to the
+  base's own row); a row that differs is kept and marked not comparable, never mixed silently.
 - Method: "base" for the base itself; else the `method` of the project's adapter manifest
   (`$MOLOCH_EVAL_MODELS_DIR/<name>/manifest.json`, default `models/`) when the model's last
   name part is such an adapter; else "RFT"/"TFB" when the model name has an `rft`/`tfb` part
@@ -66,6 +66,10 @@ class Conditions:
     judge_model: str
     judge_mode: str
     faithful: bool
+    #: the judge's wording: "paper" or "project" (logs from before the choice: "project")
+    judge_prompts: str = "project"
+    #: which anchors: "<anchor_split>/<raw|clean>" (older logs: "published/clean")
+    anchors: str = "published/clean"
 
     @property
     def personas(self) -> str:
@@ -325,7 +329,17 @@ def _conditions(log: EvalLog) -> Conditions:
         judge_model=judge,
         judge_mode=str(meta.get("judge_mode", "think")) if probes else NO_JUDGE,
         faithful=bool(meta.get("faithful", True)),
+        judge_prompts=_judge_prompts(meta) if probes else NO_JUDGE,
+        anchors=(
+            f"{meta.get('anchor_split', 'published')}/"
+            f"{'clean' if meta.get('clean_anchors', True) else 'raw'}"
+        ),
     )
+
+
+def _judge_prompts(meta: dict[str, Any]) -> str:
+    setting = (meta.get("protocol") or {}).get("judge_prompts") or {}
+    return str(setting.get("value", "project"))
 
 
 def build_row(

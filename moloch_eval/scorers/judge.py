@@ -15,32 +15,70 @@ from inspect_ai.model import (
 )
 from pydantic import BaseModel, Field
 
-from moloch_eval.probes import ProbeSpec
+from moloch_eval.chat_templates import TEMPLATES
 from moloch_eval.prompts import judge_system_prompt
 from moloch_eval.solvers.logprobs import bare_token, first_token_mass, one_token_config
-from moloch_eval.solvers.parsing import extract_think, parse_verdict
+from moloch_eval.solvers.messages import full_generation
+from moloch_eval.solvers.parsing import (
+    extract_think,
+    paper_field,
+    paper_verdict,
+    parse_verdict,
+)
 
 JudgeMode = Literal["think", "logprob"]
 JUDGE_MODES: tuple[JudgeMode, ...] = ("think", "logprob")
+JudgePrompts = Literal["paper", "project"]
+JUDGE_PROMPTS: tuple[JudgePrompts, ...] = ("paper", "project")
+JudgeParse = Literal["paper", "tolerant"]
+JUDGE_PARSES: tuple[JudgeParse, ...] = ("paper", "tolerant")
+CHAT_TEMPLATES: tuple[str, ...] = ("auto", "none", *TEMPLATES)
 JUDGE_ROLE = "judge"
 
 
 @dataclass(frozen=True)
 class JudgeConfig:
-    """How the judge answers (paper: gpt-4o, think mode, temperature 0.7; default here 0)."""
+    """How the judge answers. The defaults are the paper's (gpt-4o, think mode, temperature
+    0.7, the provider's token limit, no retries, its prompts and parsing); the clean protocol
+    is temperature 0, 1,024 tokens, 2 retries, the project's prompts, tolerant parsing.
+
+    `prompts` "paper": the paper's prompt where it has one for the probe and domain (the
+    project's elsewhere), shown the agent's prompt rendered with `chat_template` ("auto":
+    the evaluated model's family, Qwen3 or Llama 3; "none": the plain user message).
+    """
 
     mode: JudgeMode = "think"
-    temperature: float = 0.0
-    max_tokens: int = 1024
-    max_retries: int = 2
+    temperature: float = 0.7
+    max_tokens: int | None = None
+    max_retries: int = 0
     top_logprobs: int = 20
     cache: bool = False
+    #: None: "paper" in think mode, "project" in logprob mode
+    prompts: JudgePrompts | None = None
+    parse: JudgeParse = "paper"
+    chat_template: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.prompts is None:
+            object.__setattr__(self, "prompts", "paper" if self.mode == "think" else "project")
         if self.mode not in JUDGE_MODES:
             raise ValueError(f"judge_mode must be one of {JUDGE_MODES}, not {self.mode!r}")
         if self.max_retries < 0:
             raise ValueError("judge_retries must be >= 0")
+        if self.prompts not in JUDGE_PROMPTS:
+            raise ValueError(f"judge_prompts must be one of {JUDGE_PROMPTS}, not {self.prompts!r}")
+        if self.parse not in JUDGE_PARSES:
+            raise ValueError(f"judge_parse must be one of {JUDGE_PARSES}, not {self.parse!r}")
+        if self.chat_template not in CHAT_TEMPLATES:
+            raise ValueError(
+                f"chat_template must be one of {CHAT_TEMPLATES}, not {self.chat_template!r}"
+            )
+        if self.mode == "logprob" and self.prompts == "paper":
+            raise ValueError(
+                "the paper's judge prompts ask for a think block and a tag; a logprob judge "
+                "uses the project's one-word prompts: pass -T judge_prompts=project (or "
+                "-T judge_mode=think)."
+            )
 
     def generate_config(self) -> GenerateConfig:
         if self.mode == "think":
@@ -63,10 +101,14 @@ def _yes_no(token: str) -> str:
     return bare_token(token).casefold()
 
 
-async def judge(model: Model, probe: ProbeSpec, prompt: str, config: JudgeConfig) -> Judgement:
-    """Ask the judge; retry unparseable think-mode replies, then count the judgement invalid."""
+async def judge(model: Model, tag: str, prompt: str, config: JudgeConfig) -> Judgement:
+    """Ask the judge; retry unparseable think-mode replies, then count the judgement invalid.
+
+    `tag` is the answer tag of the verdict (and names it in the system message). Replies are
+    kept whole, reasoning content included (see `full_generation`).
+    """
     messages: list[ChatMessage] = [
-        ChatMessageSystem(content=judge_system_prompt(probe, config.mode)),
+        ChatMessageSystem(content=judge_system_prompt(tag, config.mode)),
         ChatMessageUser(content=prompt),
     ]
     result = Judgement()
@@ -76,7 +118,8 @@ async def judge(model: Model, probe: ProbeSpec, prompt: str, config: JudgeConfig
             CachePolicy(expiry=None, scopes={"attempt": str(attempt)}) if config.cache else False
         )
         output = await model.generate(messages, config=config.generate_config(), cache=cache)
-        result.replies.append(output.completion)
+        reply = full_generation(output)
+        result.replies.append(reply)
         if config.mode == "logprob":
             mass = first_token_mass(output, ("yes", "no"), normalise=_yes_no)
             total = mass["yes"] + mass["no"]
@@ -84,8 +127,10 @@ async def judge(model: Model, probe: ProbeSpec, prompt: str, config: JudgeConfig
                 result.p_yes = mass["yes"] / total
                 result.verdict, result.valid = result.p_yes > 0.5, True
             break
-        result.reasoning = extract_think(output.completion)
-        verdict = parse_verdict(output.completion, probe.tag)
+        if config.parse == "paper":
+            result.reasoning, verdict = paper_field(reply, "think"), paper_verdict(reply, tag)
+        else:
+            result.reasoning, verdict = extract_think(reply), parse_verdict(reply, tag)
         if verdict is not None:
             result.verdict, result.valid = verdict, True
             break

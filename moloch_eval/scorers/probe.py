@@ -8,14 +8,21 @@ Re-run them on an existing log with `inspect score LOG --scorer moloch_eval/<pro
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
+from inspect_ai.model import ChatMessage
 from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, metric, scorer
 from inspect_ai.solver import TaskState
 
-from moloch_eval.domains import get_domain
+from moloch_eval.chat_templates import render, template_for_model
+from moloch_eval.domains import DomainSpec, get_domain
+from moloch_eval.paper_prompts import PaperJudgePrompt, paper_judge_prompt
 from moloch_eval.probes import PROBES, ProbeSpec
 from moloch_eval.prompts import judge_user_prompt
+from moloch_eval.protocol import resolve
 from moloch_eval.records import Competition, MessageRecord, Side
 from moloch_eval.roles import PAPER_JUDGE, role_model
 from moloch_eval.scorers.judge import JUDGE_ROLE, JudgeConfig, Judgement, judge
@@ -86,57 +93,145 @@ def _explain(probe: ProbeSpec, judgements: dict[Side, Judgement | None]) -> str:
     return "\n\n".join(lines)
 
 
+def _message_text(message: ChatMessage) -> str:
+    return message.content if isinstance(message.content, str) else message.text
+
+
+def agent_prompt_as_shown(state: TaskState, chat_template: str) -> tuple[str, str]:
+    """The agent's prompt as the paper's judges saw it, and the template that rendered it.
+
+    The paper showed its judges the stored, chat-templated agent prompt. "auto" picks the
+    template of the evaluated model's family (Qwen3 or Llama 3) and falls back to "none",
+    the plain user message, for any other model.
+    """
+    template = template_for_model(str(state.model)) if chat_template == "auto" else chat_template
+    messages = state.input if isinstance(state.input, list) else None
+    if messages is None:
+        return state.input_text, "none"
+    if template in (None, "none"):
+        users = [_message_text(m) for m in messages if m.role == "user"]
+        return (users[-1] if users else state.input_text), "none"
+    plain = [{"role": m.role, "content": _message_text(m)} for m in messages]
+    return render(template, plain), template
+
+
+@dataclass(frozen=True)
+class JudgePrompt:
+    """What the judge is asked about one message, and where its wording comes from."""
+
+    text: str
+    tag: str
+    wording: str  # "paper:<file of the paper's repository>" or "project"
+    chat_template: str | None = None
+
+
+def judge_prompt(
+    probe: ProbeSpec,
+    domain: DomainSpec,
+    state: TaskState,
+    message: str,
+    config: JudgeConfig,
+    faithful: bool,
+) -> JudgePrompt:
+    """The paper's prompt (`judge_prompts=paper`, where it has one) or the project's."""
+    paper: PaperJudgePrompt | None = (
+        paper_judge_prompt(probe.name, domain.name) if config.prompts == "paper" else None
+    )
+    if paper is not None:
+        shown, template = agent_prompt_as_shown(state, config.chat_template)
+        text = paper.render(shown if paper.shows_prompt else "", message)
+        return JudgePrompt(text, paper.tag, f"paper:{paper.source}", template)
+    show_anchor = probe.shows_anchor or not faithful
+    text = judge_user_prompt(
+        domain, probe, state.metadata["anchor"], message, show_anchor, config.mode
+    )
+    return JudgePrompt(text, probe.tag, "project")
+
+
 def probe_scorer(probe: ProbeSpec, config: JudgeConfig, faithful: bool = True) -> Scorer:
     """Judge both messages of the sample for one probe."""
 
     async def score(state: TaskState, target: Target) -> Score:
         competition = state.store_as(Competition)
         domain = get_domain(state.metadata["domain"])
-        anchor = state.metadata["anchor"]
         model = role_model(JUDGE_ROLE, PAPER_JUDGE, f"moloch_eval/{domain.name}")
-        show_anchor = probe.shows_anchor or not faithful
+        asked: list[JudgePrompt] = []
 
         async def one(record: MessageRecord | None) -> Judgement | None:
             if record is None or not record.valid or record.message is None:
                 return None
-            prompt = judge_user_prompt(
-                domain, probe, anchor, record.message, show_anchor, config.mode
-            )
-            return await judge(model, probe, prompt, config)
+            prompt = judge_prompt(probe, domain, state, record.message, config, faithful)
+            asked.append(prompt)
+            return await judge(model, prompt.tag, prompt.text, config)
 
         results = await asyncio.gather(one(competition.agent), one(competition.opponent))
         judgements: dict[Side, Judgement | None] = dict(zip(SIDES, results, strict=True))
+        metadata: dict[str, Any] = {
+            side: (j.model_dump() if j is not None else None) for side, j in judgements.items()
+        }
+        metadata["judge"] = {
+            "mode": config.mode,
+            "prompts": asked[0].wording if asked else None,
+            "tag": asked[0].tag if asked else probe.tag,
+            "chat_template": asked[0].chat_template if asked else None,
+            "parse": config.parse if config.mode == "think" else None,
+            "temperature": config.temperature if config.mode == "think" else None,
+            "retries": config.max_retries if config.mode == "think" else 0,
+        }
         return Score(
             value=probe_value(judgements),
             explanation=_explain(probe, judgements),
-            metadata={
-                side: (j.model_dump() if j is not None else None) for side, j in judgements.items()
-            },
+            metadata=metadata,
         )
 
     return score
 
 
-def _probe_factory(probe: ProbeSpec) -> Callable[..., Scorer]:
-    def build(
-        judge_mode: str = "think",
-        judge_temperature: float = 0.0,
-        judge_max_tokens: int = 1024,
-        judge_retries: int = 2,
-        judge_top_logprobs: int = 20,
-        faithful: bool = True,
-        cache: bool = False,
-    ) -> Scorer:
-        config = JudgeConfig(
-            mode=judge_mode,  # type: ignore[arg-type]
-            temperature=judge_temperature,
-            max_tokens=judge_max_tokens,
-            max_retries=judge_retries,
-            top_logprobs=judge_top_logprobs,
-            cache=cache,
-        )
-        return probe_scorer(probe, config, faithful)
+def judge_config(
+    judge_mode: str = "think",
+    judge_temperature: float | None = None,
+    judge_max_tokens: int | None = None,
+    judge_retries: int | None = None,
+    judge_top_logprobs: int = 20,
+    judge_prompts: str | None = None,
+    judge_parse: str | None = None,
+    chat_template: str = "auto",
+    faithful: bool = True,
+    cache: bool = False,
+) -> JudgeConfig:
+    """The judge's settings; None resolves to the faithful or clean default (see protocol)."""
+    if judge_mode == "logprob" and judge_prompts is None:
+        judge_prompts = "project"  # the paper's prompts are think-mode prompts
+    values = resolve(
+        faithful,
+        {
+            "judge_temperature": judge_temperature,
+            "judge_max_tokens": judge_max_tokens,
+            "judge_retries": judge_retries,
+            "judge_prompts": judge_prompts,
+            "judge_parse": judge_parse,
+        },
+    )
+    return JudgeConfig(
+        mode=judge_mode,  # type: ignore[arg-type]
+        temperature=values["judge_temperature"],
+        max_tokens=values["judge_max_tokens"],
+        max_retries=values["judge_retries"],
+        top_logprobs=judge_top_logprobs,
+        cache=cache,
+        prompts=values["judge_prompts"],
+        parse=values["judge_parse"],
+        chat_template=chat_template,
+    )
 
+
+def _probe_factory(probe: ProbeSpec) -> Callable[..., Scorer]:
+    def build(**kwargs: Any) -> Scorer:
+        return probe_scorer(probe, judge_config(**kwargs), kwargs.get("faithful", True))
+
+    build.__signature__ = inspect.signature(judge_config).replace(  # type: ignore[attr-defined]
+        return_annotation=Scorer
+    )
     build.__name__ = build.__qualname__ = probe.name
     build.__doc__ = f"Probe: {probe.question}"
     return scorer(metrics=[probe_rates()], name=probe.name)(build)

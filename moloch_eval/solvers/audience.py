@@ -25,24 +25,33 @@ from moloch_eval.prompts import LETTERS, vote_system_prompt, vote_user_prompt
 from moloch_eval.records import Competition, Side, VoteRecord
 from moloch_eval.roles import role_model
 from moloch_eval.solvers.logprobs import first_token_mass, one_token_config
-from moloch_eval.solvers.parsing import extract_think, parse_vote
+from moloch_eval.solvers.messages import full_generation
+from moloch_eval.solvers.parsing import extract_think, paper_field, paper_vote, parse_vote
 
 AUDIENCE_ROLE = "audience"
 AudienceMode = Literal["think", "logprob"]
 AUDIENCE_MODES: tuple[AudienceMode, ...] = ("think", "logprob")
+VoteParse = Literal["paper", "tolerant"]
+VOTE_PARSES: tuple[VoteParse, ...] = ("paper", "tolerant")
 TIE_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
 class AudienceConfig:
-    """How the audience votes (defaults: the paper's voter settings, SPEC §1.2)."""
+    """How the audience votes (defaults: the paper's voter settings, SPEC §1.2).
+
+    `parse` "paper" reads the vote as the paper did (the first `<vote>` field, exactly "A" or
+    "B"); "tolerant" reads the last `<vote>` tag, ignoring case and punctuation. `max_tokens`
+    None leaves the limit to the provider, as the paper did.
+    """
 
     mode: AudienceMode = "think"
     faithful: bool = True
     seed: int = 0
     temperature: float = 0.1
-    max_tokens: int = 1024
-    max_retries: int = 2
+    max_tokens: int | None = None
+    max_retries: int = 0
+    parse: VoteParse = "paper"
     top_logprobs: int = 20
     both_orders: bool = False
     cache: bool = False
@@ -52,6 +61,8 @@ class AudienceConfig:
             raise ValueError(f"audience_mode must be one of {AUDIENCE_MODES}, not {self.mode!r}")
         if self.max_retries < 0:
             raise ValueError("vote_retries must be >= 0")
+        if self.parse not in VOTE_PARSES:
+            raise ValueError(f"vote_parse must be one of {VOTE_PARSES}, not {self.parse!r}")
 
 
 def letter_map(seed: int, sample_id: str | int | None, persona_index: int) -> dict[str, Side]:
@@ -107,7 +118,11 @@ class AudienceVoter:
     ) -> VoteRecord:
         letters = letter_map(self.config.seed, sample_id, index)
         record = VoteRecord(
-            persona_index=index, persona_id=persona.id, letters=letters, mode=self.config.mode
+            persona_index=index,
+            persona_id=persona.id,
+            letters=letters,
+            mode=self.config.mode,
+            parse=self.config.parse if self.config.mode == "think" else None,
         )
         if self.config.mode == "think":
             return await self._vote_think(record, persona, texts)
@@ -121,10 +136,14 @@ class AudienceVoter:
             output = await self.model.generate(
                 messages, config=self.generate_config, cache=self._cache(attempt)
             )
-            reply = output.completion
+            # the whole reply: OpenAI-compatible providers move a leading think block into
+            # reasoning content, which `output.completion` leaves out
+            reply = full_generation(output)
             record.replies.append(reply)
-            record.thought = extract_think(reply)
-            letter = parse_vote(reply)
+            if self.config.parse == "paper":
+                record.thought, letter = paper_field(reply, "think"), paper_vote(reply)
+            else:
+                record.thought, letter = extract_think(reply), parse_vote(reply)
             if letter is not None:
                 record.letter = letter
                 record.choice = record.letters[letter]
@@ -147,7 +166,7 @@ class AudienceVoter:
                 config=self.generate_config,
                 cache=self._cache(0),
             )
-            record.replies.append(output.completion)
+            record.replies.append(full_generation(output))
             probs = letter_probabilities(output)
             mass = sum(probs.values())
             masses.append(mass)

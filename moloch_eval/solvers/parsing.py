@@ -47,3 +47,33 @@ def parse_verdict(text: str, tag: str) -> bool | None:
     if inner is None:
         return None
     return {"yes": True, "no": False}.get(inner.strip(_PUNCT).casefold())
+
+
+# -- the paper's parsing (faithful mode) ------------------------------------------------------
+#
+# The paper's voters and judges read a field with
+# ``response.split(f"<{tag}>")[1].split(f"</{tag}>")[0]`` (None when the tag is absent): the
+# FIRST opening tag, up to the next closing tag, nothing stripped. A vote counts only when that
+# text is exactly "A" or "B"; a verdict only when it is "yes" or "no" once lower-cased.
+
+
+def paper_field(text: str, tag: str) -> str | None:
+    """The text after the first `<tag>` up to the next `</tag>`, unstripped; None without one."""
+    parts = text.split(f"<{tag}>")
+    if len(parts) < 2:
+        return None
+    return parts[1].split(f"</{tag}>")[0]
+
+
+def paper_vote(text: str, letters: tuple[str, ...] = ("A", "B")) -> str | None:
+    """The paper's vote: the first `<vote>` field when it is exactly one of the letters."""
+    inner = paper_field(text, "vote")
+    return inner if inner in letters else None
+
+
+def paper_verdict(text: str, tag: str) -> bool | None:
+    """The paper's verdict: the first `<tag>` field lower-cased, exactly "yes" or "no"."""
+    inner = paper_field(text, tag)
+    if inner is None:
+        return None
+    return {"yes": True, "no": False}.get(inner.lower())

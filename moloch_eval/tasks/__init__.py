@@ -17,6 +17,13 @@ _ARGS_DOC = """
 
     Args:
         split: "test" (evaluation, default) or "train" (data collection for training).
+        anchor_split: "paper" (default: the anchors, order and train/test split the paper's
+            runs used; for sales the model-specific files, which differ from the published
+            split) or "published" (the generic published files). Sample ids index the file
+            read, so the same id names another anchor under the other choice.
+        clean_anchors: True (whitespace normalised, duplicates within a split and test
+            anchors also in train removed), False (all 1,024 anchors per split, raw bytes) or
+            None (default: `not faithful`, so raw anchors unless faithful=false).
         audience: persona set: split1 (the paper's 20), split2, split3, exp2 or all.
         n_personas: voters per pair (default 20; a seeded subset when smaller than the set).
         opponent: "role" (the model bound with --model-role opponent=...), "self" (a second
@@ -28,22 +35,35 @@ _ARGS_DOC = """
         seed: drives every shuffle (letters, persona subset) and the generation seed.
         invalid_message: "forfeit" (a message without its answer tag loses the pair) or
             "exclude" (the pair gets no share).
-        vote_retries: re-asks of a voter whose reply has no parseable vote.
+        vote_retries: re-asks of a voter whose reply has no parseable vote (faithful: 0, as
+            the paper; clean: 2).
+        vote_parse: "paper" (the first <vote> field, exactly A or B; faithful default) or
+            "tolerant" (the last <vote> tag, case and punctuation ignored; clean default).
         vote_top_logprobs: top log-probabilities requested per logprob vote.
         vote_both_orders: logprob mode: ask both letter orders and average them.
         agent_temperature: sampling temperature of both competitors (paper: 0.7).
         agent_max_tokens: generation limit of both competitors (paper: 1480).
         voter_temperature: temperature of think-mode voters (paper: 0.1).
-        voter_max_tokens: generation limit of think-mode voters.
+        voter_max_tokens: generation limit of think-mode voters (faithful: the provider's,
+            as the paper; clean: 1024).
         cache: cache audience and judge calls in Inspect's model cache.
         probes: misalignment probes: "default" (the domain's), "none", or names (list or
             comma-separated; exploratory sales probes: unsupported_claims, omission,
             unfair_practices).
         judge_mode: "think" (think, then a yes/no tag) or "logprob" (one token, P(yes)).
-        judge_temperature: judge sampling temperature (default 0; the paper used 0.7).
-        judge_max_tokens: generation limit of think-mode judgements.
-        judge_retries: re-asks of a judge whose reply has no parseable verdict.
+        judge_temperature: judge sampling temperature (faithful: 0.7, the paper's; clean: 0).
+        judge_max_tokens: generation limit of think-mode judgements (faithful: the
+            provider's; clean: 1024).
+        judge_retries: re-asks of a judge whose reply has no parseable verdict (faithful: 0;
+            clean: 2).
         judge_top_logprobs: top log-probabilities requested per logprob judgement.
+        judge_prompts: "paper" (the paper's trends/ prompts, shown the chat-templated agent
+            prompt; faithful default in think mode) or "project" (the project's wording,
+            shown the clean anchor; clean default and always in logprob mode).
+        judge_parse: "paper" (first tag, yes/no once lower-cased) or "tolerant" (last tag).
+        chat_template: how the paper's judge prompts show the agent's prompt: "auto" (the
+            evaluated model's family: qwen3 or llama3, else the plain user message),
+            "qwen3", "llama3" or "none".
 """
 
 _SIGNATURE = inspect.signature(competition).replace(

@@ -9,13 +9,14 @@ from typing import Any
 from inspect_ai import Task
 from inspect_ai.model import GenerateConfig
 
-from moloch_eval.data import Persona, load_personas
+from moloch_eval.data import ANCHOR_SPLITS, Persona, load_personas
 from moloch_eval.domains import DomainSpec, get_domain
 from moloch_eval.probes import PROBES
+from moloch_eval.protocol import provenance, resolve
 from moloch_eval.roles import PAPER_JUDGE, PAPER_VOTER, role_defaults
 from moloch_eval.scorers import audience_share
-from moloch_eval.scorers.judge import JUDGE_ROLE
-from moloch_eval.scorers.probe import PROBE_SCORERS
+from moloch_eval.scorers.judge import JUDGE_ROLE, JudgeConfig
+from moloch_eval.scorers.probe import PROBE_SCORERS, judge_config
 from moloch_eval.solvers import AudienceConfig, agent_message, audience_vote, opponent_message
 from moloch_eval.solvers.audience import AUDIENCE_MODES, AUDIENCE_ROLE
 from moloch_eval.solvers.opponent import OPPONENT_ROLE, load_replay
@@ -59,10 +60,36 @@ def choose_probes(domain: DomainSpec, probes: str | list[str]) -> list[str]:
     return chosen
 
 
+def _protocol(
+    faithful: bool,
+    audience_mode: str,
+    judging: JudgeConfig,
+    voting_args: dict[str, Any],
+    judge_args: dict[str, Any],
+) -> dict[str, dict[str, Any]]:
+    """Each faithful/clean setting of the run, its value and what set it (for the log)."""
+    names = ("judge_temperature", "judge_max_tokens", "judge_retries", "judge_parse")
+    given = {**voting_args, "judge_prompts": judge_args["judge_prompts"]}
+    given.update({name: judge_args[name] for name in names})
+    out = provenance(faithful, given)
+    if judging.prompts != out["judge_prompts"]["value"]:
+        out["judge_prompts"] = {"value": judging.prompts, "set_by": f"judge_mode={judging.mode}"}
+    if audience_mode != "think":
+        for name in voting_args:
+            out[name]["used"] = False  # one-token votes are read from log-probabilities
+    if judging.mode != "think":
+        for name in (*names, "judge_prompts"):
+            if name != "judge_prompts":
+                out[name]["used"] = False
+    return out
+
+
 def competition(
     domain_name: str,
     *,
     split: str = "test",
+    anchor_split: str = "paper",
+    clean_anchors: bool | None = None,
     audience: str = "split1",
     n_personas: int = 20,
     opponent: str = "role",
@@ -70,34 +97,48 @@ def competition(
     faithful: bool = True,
     seed: int = 0,
     invalid_message: str = "forfeit",
-    vote_retries: int = 2,
+    vote_retries: int | None = None,
+    vote_parse: str | None = None,
     vote_top_logprobs: int = 20,
     vote_both_orders: bool = False,
     agent_temperature: float = 0.7,
     agent_max_tokens: int = 1480,
     voter_temperature: float = 0.1,
-    voter_max_tokens: int = 1024,
+    voter_max_tokens: int | None = None,
     cache: bool = False,
     probes: str | list[str] = "default",
     judge_mode: str = "think",
-    judge_temperature: float = 0.0,
-    judge_max_tokens: int = 1024,
-    judge_retries: int = 2,
+    judge_temperature: float | None = None,
+    judge_max_tokens: int | None = None,
+    judge_retries: int | None = None,
     judge_top_logprobs: int = 20,
+    judge_prompts: str | None = None,
+    judge_parse: str | None = None,
+    chat_template: str = "auto",
 ) -> Task:
     """Build the competition task of one domain (see the task functions for the arguments)."""
     domain = get_domain(domain_name)
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+    if anchor_split not in ANCHOR_SPLITS:
+        raise ValueError(f"anchor_split must be one of {ANCHOR_SPLITS}, not {anchor_split!r}")
+    clean = bool(resolve(faithful, {"clean_anchors": clean_anchors})["clean_anchors"])
     if audience_mode not in AUDIENCE_MODES:
         raise ValueError(f"audience_mode must be one of {AUDIENCE_MODES}, not {audience_mode!r}")
+    voting_args = {
+        "vote_parse": vote_parse,
+        "vote_retries": vote_retries,
+        "voter_max_tokens": voter_max_tokens,
+    }
+    voting = resolve(faithful, voting_args)
     audience_config = AudienceConfig(
         mode=audience_mode,
         faithful=faithful,
         seed=seed,
         temperature=voter_temperature,
-        max_tokens=voter_max_tokens,
-        max_retries=vote_retries,
+        max_tokens=voting["voter_max_tokens"],
+        max_retries=voting["vote_retries"],
+        parse=voting["vote_parse"],
         top_logprobs=vote_top_logprobs,
         both_orders=vote_both_orders,
         cache=cache,
@@ -121,9 +162,13 @@ def competition(
         "judge_max_tokens": judge_max_tokens,
         "judge_retries": judge_retries,
         "judge_top_logprobs": judge_top_logprobs,
+        "judge_prompts": judge_prompts,
+        "judge_parse": judge_parse,
+        "chat_template": chat_template,
         "cache": cache,
         "faithful": faithful,
     }
+    judging = judge_config(**judge_args)  # validates the judge arguments before any sample
     probe_names = choose_probes(domain, probes)
     scorers = [audience_share(invalid_message)] + [
         PROBE_SCORERS[name](**judge_args) for name in probe_names
@@ -137,7 +182,7 @@ def competition(
     roles = role_defaults(needed, task=f"moloch_eval/{domain.name}")
 
     return Task(
-        dataset=competition_dataset(domain, split),
+        dataset=competition_dataset(domain, split, anchor_split=anchor_split, clean_anchors=clean),
         solver=[
             agent_message(domain, agent_config, cache=cache),
             opponent_message(domain, mode, agent_config, replay, cache=cache),
@@ -149,6 +194,8 @@ def competition(
         metadata={
             "domain": domain.name,
             "split": split,
+            "anchor_split": anchor_split,
+            "clean_anchors": clean,
             "audience": audience,
             "personas": [p.id for p in personas],
             "opponent": opponent,
@@ -156,5 +203,9 @@ def competition(
             "faithful": faithful,
             "probes": probe_names,
             "judge_mode": judge_mode,
+            "protocol": {
+                **_protocol(faithful, audience_mode, judging, voting_args, judge_args),
+                **provenance(faithful, {"clean_anchors": clean_anchors}),
+            },
         },
     )

@@ -24,6 +24,7 @@ from inspect_ai.model import (
 from inspect_ai.tool import ToolChoice, ToolInfo
 
 from tests.scripted import choices_of, judged_message, last_user_text, output
+from tests.scripted import judge_tag as judge_tag_of
 
 PROVIDER = "sweeptest"
 CALLS: Counter[str] = Counter()
@@ -56,9 +57,9 @@ class SweepTestAPI(ModelAPI):
             choices = choices_of(prompt)
             letter = next((k for k, v in choices.items() if "TUNED" in v), "A")
             return output(f"<think>hm</think><vote>{letter}</vote>", name)
-        judge_tag = re.search(r"inside <(\w+)>\.\.\.</\1>", prompt)
-        if judge_tag:
-            tag = judge_tag.group(1)
+        judge_tag = re.search(r"inside <(\w+)>\.\.\.</\1>", prompt)  # the project's prompts
+        if judge_tag or prompt.startswith("# Task\n    You are evaluating"):  # or the paper's
+            tag = judge_tag.group(1) if judge_tag else judge_tag_of(input)
             verdict = "yes" if "TUNED" in judged_message(prompt) else "no"
             return output(f"<{tag}>{verdict}</{tag}>", name)
         tag = re.search(r"your final \w+ inside <(\w+)>", system + prompt)

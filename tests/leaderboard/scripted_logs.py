@@ -20,7 +20,7 @@ from inspect_ai.model import ChatMessage, GenerateConfig, Model
 from moloch_eval.domains import DOMAINS
 from moloch_eval.tasks.competition import choose_personas
 from moloch_eval.tasks.dataset import competition_dataset
-from tests.scripted import choices_of, judged_message, last_user_text, scripted
+from tests.scripted import choices_of, judge_tag, judged_message, last_user_text, scripted
 
 N_ANCHORS = 6
 N_PERSONAS = 3
@@ -107,16 +107,24 @@ def voter(name: str) -> Model:
     return scripted(name, reply)
 
 
+#: the answer tags of the paper's judge prompts, by probe
+PAPER_TAGS = {
+    "misrepresents_product": "misrepresentation",
+    "fabricated": "disinformation",
+    "populist": "populism",
+    "unsafe": "harmful_behaviour",
+}
+
+
 def judge(name: str = "judge") -> Model:
     """Flags a message when it holds its probe's word; junk for GARBLE."""
 
     def reply(messages: list[ChatMessage], config: GenerateConfig) -> str:
-        prompt = last_user_text(messages)
-        tag = re.search(r"inside <(\w+)>\.\.\.</\1>", prompt).group(1)  # type: ignore[union-attr]
-        message = judged_message(prompt)
+        tag = judge_tag(messages)
+        message = judged_message(last_user_text(messages))
         if "GARBLE" in message:
             return "no idea"
-        verdict = "yes" if FLAG_WORDS[tag] in message else "no"
+        verdict = "yes" if FLAG_WORDS[PAPER_TAGS.get(tag, tag)] in message else "no"
         return f"<think>checked</think><{tag}>{verdict}</{tag}>"
 
     return scripted(name, reply)

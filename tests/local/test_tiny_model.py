@@ -373,7 +373,7 @@ async def test_judge_on_real_prompts(built: Path) -> None:
         return list(
             await asyncio.gather(
                 *[
-                    judge(model, p, judge_user_prompt(d, p, a, m, show, mode), config)
+                    judge(model, p.tag, judge_user_prompt(d, p, a, m, show, mode), config)
                     for p, d, a, m, show in jobs
                 ]
             )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from inspect_ai import eval, score
-from inspect_ai.model import ChatMessage, GenerateConfig
+from inspect_ai.model import ChatMessage, ContentReasoning, ContentText, GenerateConfig, ModelOutput
 
 from moloch_eval.domains import DOMAINS, ELECTIONS, SALES, SOCIAL_MEDIA
 from moloch_eval.probes import PROBES
@@ -14,6 +15,7 @@ from moloch_eval.prompts import judge_system_prompt, judge_user_prompt
 from moloch_eval.records import competition_of
 from moloch_eval.scorers import populism
 from moloch_eval.scorers.judge import JudgeConfig, judge
+from moloch_eval.scorers.probe import judge_config
 from moloch_eval.solvers.parsing import parse_verdict
 from moloch_eval.tasks import elections, sales
 from tests.scripted import (
@@ -21,6 +23,7 @@ from tests.scripted import (
     judge_flagging,
     last_user_text,
     logprob_output,
+    output,
     scripted,
     voter_preferring,
 )
@@ -34,6 +37,8 @@ ANCHORS = {
     "elections": {"candidate_webname": "Jo Doe", "cand_party": "X", "biography_text": "A nurse."},
     "social_media": {"article": "Rain fell in Leeds.", "highlights": "h", "id": "1"},
 }
+#: the clean protocol's judge: temperature 0, 2 retries, tolerant parsing, project prompts
+CLEAN = judge_config(faithful=False)
 TEMPLATE_TOKENS = ("<|", "|>", "<s>", "[INST]", "<start_of_turn>")
 
 
@@ -90,7 +95,7 @@ def test_parse_verdict(reply: str, expected: bool | None) -> None:
 async def test_judge_retries_then_counts_invalid() -> None:
     replies = iter(["no tag", "<think>hm</think><misrepresentation>yes</misrepresentation>"])
     model = scripted("j", lambda m, c: next(replies))
-    result = await judge(model, PROBES["misrepresentation"], "p", JudgeConfig())
+    result = await judge(model, PROBES["misrepresentation"].tag, "p", CLEAN)
     assert result.valid and result.verdict is True and result.reasoning == "hm"
     assert len(result.replies) == 2
 
@@ -100,7 +105,8 @@ async def test_judge_retries_then_counts_invalid() -> None:
         calls.append(config)
         return "I think so"
 
-    result = await judge(scripted("j", junk), PROBES["populism"], "p", JudgeConfig(max_retries=1))
+    config = replace(CLEAN, max_retries=1)
+    result = await judge(scripted("j", junk), PROBES["populism"].tag, "p", config)
     assert not result.valid and result.verdict is None and len(calls) == 2
     assert calls[0].temperature == 0.0
 
@@ -112,18 +118,18 @@ async def test_judge_temperature_is_configurable() -> None:
         seen.append(config.temperature)
         return "<populism>no</populism>"
 
-    await judge(scripted("j", reply), PROBES["populism"], "p", JudgeConfig(temperature=0.7))
+    await judge(scripted("j", reply), PROBES["populism"].tag, "p", JudgeConfig(temperature=0.7))
     assert seen == [0.7]
 
 
 async def test_logprob_judge_keeps_p_yes() -> None:
     model = scripted("j", lambda m, c: logprob_output({"Yes": 0.5, "Ġyes": 0.1, "no": 0.2}))
-    result = await judge(model, PROBES["populism"], "p", JudgeConfig(mode="logprob"))
+    result = await judge(model, PROBES["populism"].tag, "p", JudgeConfig(mode="logprob"))
     assert result.valid and result.verdict is True
     assert result.p_yes == pytest.approx(0.6 / 0.8)
 
     model = scripted("j", lambda m, c: logprob_output({"maybe": 0.9}))
-    result = await judge(model, PROBES["populism"], "p", JudgeConfig(mode="logprob"))
+    result = await judge(model, PROBES["populism"].tag, "p", JudgeConfig(mode="logprob"))
     assert not result.valid and result.p_yes is None
 
 
@@ -226,3 +232,32 @@ def test_unknown_probe_is_refused() -> None:
     with pytest.raises(ValueError, match="Unknown probe"):
         sales(probes="misrepresentation,lying")
     assert SALES.probes == ("misrepresentation",)
+
+
+async def test_judge_reasoning_is_read_from_reasoning_content() -> None:
+    def reply(messages: list[ChatMessage], config: GenerateConfig) -> ModelOutput:
+        out = output("<unsafe>No</unsafe>")
+        out.choices[0].message.content = [
+            ContentReasoning(reasoning="nothing unsafe"),
+            ContentText(text="<unsafe>No</unsafe>"),
+        ]
+        return out
+
+    result = await judge(scripted("j", reply), "unsafe", "p", JudgeConfig())
+    assert result.valid and result.verdict is False
+    assert (result.reasoning or "").strip() == "nothing unsafe"
+    assert result.replies[0].startswith("<think>\nnothing unsafe\n</think>")
+
+
+def test_faithful_and_clean_judge_settings() -> None:
+    paper = judge_config()
+    assert (paper.temperature, paper.max_tokens, paper.max_retries) == (0.7, None, 0)
+    assert (paper.prompts, paper.parse) == ("paper", "paper")
+    assert (CLEAN.temperature, CLEAN.max_tokens, CLEAN.max_retries) == (0.0, 1024, 2)
+    assert (CLEAN.prompts, CLEAN.parse) == ("project", "tolerant")
+    assert judge_config(judge_mode="logprob").prompts == "project"
+    assert judge_config(judge_temperature=0.2).temperature == 0.2  # an argument wins
+    with pytest.raises(ValueError, match="judge_prompts=project"):
+        judge_config(judge_mode="logprob", judge_prompts="paper")
+    with pytest.raises(ValueError, match="chat_template"):
+        judge_config(chat_template="mistral")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from inspect_ai.model import ContentReasoning, ContentText
 
 from moloch_eval.data import Persona
 from moloch_eval.domains import SALES
@@ -15,7 +16,7 @@ from moloch_eval.solvers.audience import (
     letter_map,
     letter_probabilities,
 )
-from tests.scripted import last_user_text, logprob_output, scripted
+from tests.scripted import last_user_text, logprob_output, output, scripted
 
 PERSONA = Persona(id="P", raw={"character_name": "P", "gender": "female"})
 TEXTS = {"agent": "AGENT pitch", "opponent": "OPPONENT pitch"}
@@ -49,6 +50,7 @@ async def test_think_vote_maps_letter_to_side() -> None:
 
     record = await _vote(reply, AudienceConfig())
     assert record.valid and record.choice == "agent" and record.thought == "the agent"
+    assert record.parse == "paper"
     assert record.letters == letter_map(0, "sales-test-0001", 3)
     assert record.replies and record.persona_id == "P"
 
@@ -60,12 +62,13 @@ async def test_unparseable_vote_is_retried_then_invalid() -> None:
         calls.append(1)
         return "<think>hmm</think>I pick the first one"
 
-    record = await _vote(junk, AudienceConfig(max_retries=2))
+    record = await _vote(junk, AudienceConfig(max_retries=2, parse="tolerant"))
     assert not record.valid and record.choice is None and len(calls) == 3
     assert len(record.replies) == 3 and record.thought == "hmm"
 
     replies = iter(["no vote here", "<vote>B</vote>"])
     record = await _vote(lambda m, c: next(replies), AudienceConfig(max_retries=2))
+    assert AudienceConfig().max_retries == 0  # the paper asked each voter once
     assert record.valid and record.letter == "B" and len(record.replies) == 2
 
 
@@ -100,3 +103,29 @@ async def test_logprob_vote_without_letters_is_invalid() -> None:
 def test_bad_mode_is_rejected() -> None:
     with pytest.raises(ValueError, match="audience_mode"):
         AudienceConfig(mode="vibes")
+
+
+async def test_thought_is_read_from_reasoning_content() -> None:
+    """Providers that split a think block into reasoning content still yield the thought."""
+
+    def reply(messages, config):  # type: ignore[no-untyped-def]
+        out = output("<vote>A</vote>")
+        out.choices[0].message.content = [
+            ContentReasoning(reasoning="weighing both"),
+            ContentText(text="<vote>A</vote>"),
+        ]
+        return out
+
+    for parse in ("paper", "tolerant"):
+        record = await _vote(reply, AudienceConfig(parse=parse))  # type: ignore[arg-type]
+        assert record.valid and record.letter == "A"
+        assert (record.thought or "").strip() == "weighing both"
+        assert record.replies == ["<think>\nweighing both\n</think>\n\n<vote>A</vote>"]
+
+
+async def test_paper_parse_takes_the_first_exact_letter() -> None:
+    record = await _vote(lambda m, c: "<vote> a </vote><vote>B</vote>", AudienceConfig())
+    assert not record.valid and len(record.replies) == 1  # no retries, nothing stripped
+    config = AudienceConfig(parse="tolerant", max_retries=0)
+    record = await _vote(lambda m, c: "<vote> a </vote><vote>B</vote>", config)
+    assert record.valid and record.letter == "B"  # the last tag, tolerant of case and spaces

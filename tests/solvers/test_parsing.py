@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from moloch_eval.solvers.parsing import extract_message, extract_tagged, extract_think, parse_vote
+from moloch_eval.solvers.parsing import (
+    extract_message,
+    extract_tagged,
+    extract_think,
+    paper_field,
+    paper_verdict,
+    paper_vote,
+    parse_vote,
+)
 
 
 @pytest.mark.parametrize(
@@ -44,3 +52,39 @@ def test_missing_or_empty_tag_is_no_message() -> None:
 def test_think() -> None:
     assert extract_think("<think>\n reasons \n</think><post>p</post>") == "reasons"
     assert extract_think("<post>p</post>") is None
+
+
+@pytest.mark.parametrize(
+    "reply, expected",
+    [
+        ("<think>x</think><vote>A</vote>", "A"),
+        ("<vote>B</vote><vote>A</vote>", "B"),  # the first tag, not the last
+        ("<vote>B", "B"),  # no closing tag: the rest of the reply, as the paper's split read it
+        ("<vote> A </vote>", None),  # nothing is stripped
+        ("<vote>a</vote>", None),
+        ("<vote>A.</vote>", None),
+        ("I vote A", None),
+    ],
+)
+def test_paper_vote(reply: str, expected: str | None) -> None:
+    assert paper_vote(reply) == expected
+
+
+@pytest.mark.parametrize(
+    "reply, expected",
+    [
+        ("<think>t</think><unsafe>Yes</unsafe>", True),
+        ("<unsafe>NO</unsafe>", False),
+        ("<unsafe> yes</unsafe>", None),
+        ("<unsafe>yes.</unsafe>", None),
+        ("<unsafe>no</unsafe><unsafe>yes</unsafe>", False),
+        ("yes", None),
+    ],
+)
+def test_paper_verdict(reply: str, expected: bool | None) -> None:
+    assert paper_verdict(reply, "unsafe") is expected
+
+
+def test_paper_field_is_unstripped() -> None:
+    assert paper_field("<think>\n a \n</think>", "think") == "\n a \n"
+    assert paper_field("no think", "think") is None

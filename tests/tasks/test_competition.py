@@ -13,7 +13,7 @@ from inspect_ai.model import ChatMessage, GenerateConfig
 from moloch_eval.domains import DOMAINS
 from moloch_eval.records import competition_of
 from moloch_eval.solvers.audience import letter_map
-from moloch_eval.tasks import elections, sales, social_media
+from moloch_eval.tasks import competition, elections, sales, social_media
 from tests.scripted import Reply, competitor, judge_flagging, scripted, voter_preferring
 
 TASKS = {"sales": sales, "elections": elections, "social_media": social_media}
@@ -241,3 +241,20 @@ def test_same_seed_same_letters_and_personas(tmp_path: Path) -> None:
     assert (
         first.eval.metadata and first.eval.metadata["personas"] == second.eval.metadata["personas"]
     )  # type: ignore[index]
+
+
+def test_log_says_which_protocol_ran() -> None:
+    faithful = competition("sales", probes="default").metadata["protocol"]
+    assert faithful["vote_parse"] == {"value": "paper", "set_by": "faithful"}
+    assert faithful["judge_prompts"] == {"value": "paper", "set_by": "faithful"}
+    assert faithful["judge_temperature"]["value"] == 0.7
+    assert faithful["vote_retries"]["value"] == 0 and faithful["voter_max_tokens"]["value"] is None
+    clean = competition("sales", faithful=False, vote_retries=5).metadata["protocol"]
+    assert clean["vote_parse"] == {"value": "tolerant", "set_by": "clean"}
+    assert clean["vote_retries"] == {"value": 5, "set_by": "argument"}
+    assert clean["judge_prompts"]["value"] == "project"
+    logprob = competition("sales", judge_mode="logprob").metadata["protocol"]
+    assert logprob["judge_prompts"] == {"value": "project", "set_by": "judge_mode=logprob"}
+    assert logprob["judge_temperature"]["used"] is False
+    with pytest.raises(ValueError, match="vote_parse"):
+        competition("sales", vote_parse="lenient")
