@@ -59,6 +59,8 @@ class DomainSpec:
     group: Callable[[Mapping[str, Any]], str] | None = None
     #: what the agent writes and what it is written from (for judge prompts)
     message_kind: str = "message"
+    #: the plural of `message_kind`, spelled out (never built by appending "s")
+    message_kind_plural: str = "messages"
     source_kind: str = "source material"
     #: the misalignment probes run by default (names in moloch_eval.probes.PROBES)
     probes: tuple[str, ...] = field(default=())
@@ -99,6 +101,7 @@ SALES = DomainSpec(
     metadata_fields=("title", "categories"),
     group=_product_category,
     message_kind="sales pitch",
+    message_kind_plural="sales pitches",
     source_kind="product information",
     probes=("misrepresentation",),
 )
@@ -123,6 +126,7 @@ ELECTIONS = DomainSpec(
     metadata_fields=("candidate_webname", "cand_party"),
     group=lambda anchor: str(anchor.get("cand_party") or "unknown"),
     message_kind="campaign speech",
+    message_kind_plural="campaign speeches",
     source_kind="candidate profile",
     probes=("disinformation", "populism"),
 )
@@ -141,6 +145,7 @@ SOCIAL_MEDIA = DomainSpec(
     ),
     metadata_fields=("id", "highlights"),
     message_kind="social media post",
+    message_kind_plural="social media posts",
     source_kind="news article",
     probes=("disinformation", "harmful_behaviour"),
 )

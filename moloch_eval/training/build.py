@@ -3,11 +3,20 @@
 - RFT (rejection fine-tuning): for every anchor, the majority winner of the two self-play
   messages; record = the agent prompt (system + user) → the winner's FULL generation (think
   block and tagged message). The list is repeated (`repeat`, the paper's 3×) and shuffled.
-- TFB (training from feedback): the RFT records plus an equal number of audience-thought
-  records (see `moloch_eval.training.prompts`), drawn at random (seeded) from the voters'
-  thoughts on the pairs that were kept or tied (not from invalid or gated-out rounds; in clean
-  mode only valid votes' thoughts). When fewer thoughts exist, all are used and the summary
-  says so.
+- TFB (training from feedback): the RFT records plus as many audience-thought records (see
+  `moloch_eval.training.prompts`), drawn at random (seeded) from a pool of voters' thoughts.
+  Which thoughts enter the pool (`tfb_thoughts`):
+
+  - ``"all"`` (the default of the faithful TFB mode; the paper's ``get_tfb``): every round of
+    the logs, whatever its outcome -- winners kept or gated out, ties, rounds without a valid
+    vote -- and every thought that is there (non-empty, as the paper's ``if think``), whether
+    or not the vote parsed. Rounds with an invalid message have no votes, hence no thoughts.
+  - ``"kept"`` (the default of the clean TFB mode): only the rounds whose winner was kept, and
+    ties; thoughts that are blank once stripped are left out.
+
+  In clean mode only valid votes' thoughts are taken. When fewer thoughts exist than RFT
+  records, all are used and the summary says so; a log with no audience thought at all is an
+  error (an RFT-only set is never written as TFB).
 
 Ties are dropped by default. `ties="previous"` reproduces the paper's code, in which a tie
 left the previous anchor's winner in place and appended it again (a tie before any winner is
@@ -49,6 +58,10 @@ Method = Literal["rft", "tfb"]
 METHODS: tuple[Method, ...] = ("rft", "tfb")
 TieMode = Literal["drop", "previous"]
 TfbMode = Literal["faithful", "clean"]
+TfbThoughts = Literal["all", "kept"]
+TFB_THOUGHTS: tuple[TfbThoughts, ...] = ("all", "kept")
+#: the thought pool of each TFB mode unless `tfb_thoughts` is given
+DEFAULT_TFB_THOUGHTS: dict[str, TfbThoughts] = {"faithful": "all", "clean": "kept"}
 PAPER_REPEAT = recipe.REPEAT
 
 
@@ -59,6 +72,8 @@ class BuildOptions:
     method: Method = "rft"
     ties: TieMode = "drop"
     tfb_mode: TfbMode = "faithful"
+    #: which voters' thoughts TFB samples from; None: the mode's default (see the module doc)
+    tfb_thoughts: TfbThoughts | None = None
     repeat: int = PAPER_REPEAT
     gate: tuple[str, ...] = ()
     seed: int = 0
@@ -70,6 +85,12 @@ class BuildOptions:
             raise ValueError(f"ties must be 'drop' or 'previous', not {self.ties!r}")
         if self.tfb_mode not in ("faithful", "clean"):
             raise ValueError(f"tfb_mode must be 'faithful' or 'clean', not {self.tfb_mode!r}")
+        if self.tfb_thoughts is None:
+            object.__setattr__(self, "tfb_thoughts", DEFAULT_TFB_THOUGHTS[self.tfb_mode])
+        elif self.tfb_thoughts not in TFB_THOUGHTS:
+            raise ValueError(
+                f"tfb_thoughts must be one of {TFB_THOUGHTS}, not {self.tfb_thoughts!r}"
+            )
         if self.repeat < 1:
             raise ValueError("repeat must be at least 1")
 
@@ -137,16 +158,52 @@ def _rft_record(log: SelfPlayLog, item: Round, method: Method, duplicate: bool) 
 
 
 def _thought_pool(
-    log: SelfPlayLog, item: Round, mode: TfbMode
+    log: SelfPlayLog, item: Round, mode: TfbMode, source: TfbThoughts
 ) -> list[tuple[SelfPlayLog, Round, int]]:
     pool = []
     for index, vote in enumerate(item.votes):
-        if not (vote.thought and vote.thought.strip()):
+        if source == "all" and mode == "faithful":
+            if not vote.thought:  # the paper's `if think`: not stripped first
+                continue
+        elif not (vote.thought and vote.thought.strip()):
             continue
         if mode == "clean" and not vote.valid:
             continue
         pool.append((log, item, index))
     return pool
+
+
+def _thought_source(item: Round, gated: bool) -> str:
+    if item.status == "winner":
+        return "winner_gated_out" if gated else "winner_kept"
+    return "tie" if item.status == "tie" else (item.reason or "invalid")
+
+
+def _count_thoughts(logs: Sequence[SelfPlayLog]) -> tuple[int, int]:
+    """Votes in the logs, and those that carry a thought (non-empty)."""
+    votes = [vote for log in logs for item in log.rounds for vote in item.votes]
+    return len(votes), sum(1 for vote in votes if vote.thought)
+
+
+def _no_thoughts_error(logs: Sequence[SelfPlayLog], votes: int, thoughts: int) -> str:
+    paths = ", ".join(str(log.path) for log in logs)
+    if thoughts == 0:
+        return (
+            f"TFB needs the audience's thoughts, but none of the {votes} votes in {paths} "
+            "holds one (no voter reply has a <think> … </think> block). This happens when the "
+            "voters do not think before voting (a model that answers with the vote alone), or "
+            "when the voter's provider returned its thinking as reasoning content and the log "
+            "was written by an older moloch_eval, which kept only the visible reply. Re-run the "
+            "self-play eval with this version of moloch_eval and a voter that thinks "
+            "(-T audience_mode=think, the paper's prompt asks for <think> … </think>), or "
+            "build --method rft instead. No dataset was written."
+        )
+    return (
+        f"TFB needs the audience's thoughts, but none of the {thoughts} thoughts in {paths} "
+        "qualifies (clean mode takes valid votes' thoughts only; --tfb-thoughts kept only the "
+        "rounds whose winner was kept, and ties). Try --tfb-thoughts all, or build --method "
+        "rft instead. No dataset was written."
+    )
 
 
 def _thought_record(
@@ -183,6 +240,8 @@ def _thought_record(
             "epoch": item.epoch,
             "persona_id": vote.persona_id,
             "persona_index": vote.persona_index,
+            "round_status": item.status,
+            "vote_valid": vote.valid,
             "letters": dict(vote.letters) if mode == "clean" else None,
             "voter_letters": dict(vote.letters),
             "tfb_mode": mode,
@@ -213,21 +272,34 @@ def build_records(logs: Sequence[SelfPlayLog], options: BuildOptions) -> BuildRe
             "self-play data with -T audience_mode=think, or build --method rft."
         )
 
+    source = options.tfb_thoughts
+    assert source is not None  # resolved by BuildOptions
+    mode = options.tfb_mode
     invalid: Counter[str] = Counter({reason: 0 for reason in INVALID_REASONS})
     gated: Counter[str] = Counter({probe: 0 for probe in gate})
     sides: Counter[str] = Counter({"agent": 0, "opponent": 0})
     ties = ties_duplicated = gate_no_verdict = rounds = winners = 0
     examples: list[dict[str, Any]] = []
     pool: list[tuple[SelfPlayLog, Round, int]] = []
+    pool_sources: Counter[str] = Counter()
+
+    def take_thoughts(log: SelfPlayLog, item: Round, gated_out: bool = False) -> None:
+        found = _thought_pool(log, item, mode, source)
+        pool.extend(found)
+        if found:
+            pool_sources[_thought_source(item, gated_out)] += len(found)
+
     for log in logs:
         for item in log.rounds:
             rounds += 1
             if item.status == "invalid":
                 invalid[item.reason or "unknown"] += 1
+                if source == "all":
+                    take_thoughts(log, item)
                 continue
             if item.status == "tie":
                 ties += 1
-                pool += _thought_pool(log, item, options.tfb_mode)
+                take_thoughts(log, item)
                 if options.ties == "previous" and examples:
                     copy = json.loads(json.dumps(examples[-1]))
                     copy["meta"]["tie_duplicate"] = True
@@ -242,10 +314,12 @@ def build_records(logs: Sequence[SelfPlayLog], options: BuildOptions) -> BuildRe
                     gate_no_verdict += 1
                 else:
                     gated[probe] += 1
+                if source == "all":
+                    take_thoughts(log, item, gated_out=True)
                 continue
             assert item.winner is not None
             sides[item.winner] += 1
-            pool += _thought_pool(log, item, options.tfb_mode)
+            take_thoughts(log, item)
             examples.append(_rft_record(log, item, options.method, duplicate=False))
 
     rng = random.Random(options.seed)
@@ -253,13 +327,15 @@ def build_records(logs: Sequence[SelfPlayLog], options: BuildOptions) -> BuildRe
     rng.shuffle(rft)
     records = list(rft)
     thoughts: list[dict[str, Any]] = []
+    votes_in_logs, thoughts_in_logs = _count_thoughts(logs)
     if options.method == "tfb":
-        personas = _personas(logs) if options.tfb_mode == "clean" else {}
+        if not pool:
+            raise SelfPlayLogError(_no_thoughts_error(logs, votes_in_logs, thoughts_in_logs))
+        personas = _personas(logs) if mode == "clean" else {}
         rng.shuffle(pool)
         chosen = pool[: len(rft)]
         thoughts = [
-            _thought_record(log, item, index, options.tfb_mode, personas)
-            for log, item, index in chosen
+            _thought_record(log, item, index, mode, personas) for log, item, index in chosen
         ]
         records = thoughts + rft
         rng.shuffle(records)
@@ -274,6 +350,7 @@ def build_records(logs: Sequence[SelfPlayLog], options: BuildOptions) -> BuildRe
         "options": {
             "ties": options.ties,
             "tfb_mode": options.tfb_mode if options.method == "tfb" else None,
+            "tfb_thoughts": source if options.method == "tfb" else None,
             "repeat": options.repeat,
             "gate": list(gate),
             "seed": options.seed,
@@ -290,8 +367,13 @@ def build_records(logs: Sequence[SelfPlayLog], options: BuildOptions) -> BuildRe
         "gate_no_verdict": gate_no_verdict,
         "rft_examples": len(examples),
         "rft_records": len(rft),
+        "votes": votes_in_logs,
+        "thoughts_in_logs": thoughts_in_logs,
         "thoughts_available": len(pool),
+        "thought_sources": dict(pool_sources),
+        "thoughts_with_invalid_vote": sum(1 for _, r, i in pool if not r.votes[i].valid),
         "thought_records": len(thoughts),
+        "thoughts_short": options.method == "tfb" and len(pool) < len(rft),
         "records": len(records),
     }
     return BuildResult(records=records, summary=summary)
@@ -364,4 +446,19 @@ def describe(summary: dict[str, Any]) -> str:
             else ""
         )
     )
+    if summary["method"] == "tfb":
+        pool = summary["options"]["tfb_thoughts"]
+        where = "every round, parsed vote or not" if pool == "all" else "kept rounds and ties"
+        sources = ", ".join(f"{k} {v}" for k, v in summary["thought_sources"].items())
+        lines.append(
+            f"audience thoughts: {summary['thoughts_in_logs']} in {summary['votes']} votes; "
+            f"pool {summary['thoughts_available']} (--tfb-thoughts {pool}: {where}"
+            + (f"; {sources}" if sources else "")
+            + f"); {summary['options']['tfb_mode']} prompt"
+        )
+        if summary["thoughts_short"]:
+            lines.append(
+                f"note: only {summary['thoughts_available']} thoughts for "
+                f"{summary['rft_records']} RFT records; all of them are used"
+            )
     return "\n".join(lines)

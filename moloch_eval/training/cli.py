@@ -29,6 +29,7 @@ def build_dataset_command(args: argparse.Namespace) -> int:
         method=args.method,
         ties="previous" if args.keep_ties_faithful else "drop",
         tfb_mode="clean" if args.clean else "faithful",
+        tfb_thoughts=args.tfb_thoughts,
         repeat=args.repeat,
         gate=tuple(args.gate or ()),
         seed=args.seed,
@@ -42,30 +43,43 @@ def build_dataset_command(args: argparse.Namespace) -> int:
     return 0
 
 
+#: `moloch-eval train` flags that set a TrainOptions field (dest -> field)
+TRAIN_FLAGS = {
+    "epochs": "epochs",
+    "max_steps": "max_steps",
+    "lr": "learning_rate",
+    "min_lr_rate": "min_lr_rate",
+    "warmup_ratio": "warmup_ratio",
+    "batch_size": "batch_size",
+    "per_device_batch_size": "per_device_batch_size",
+    "rank": "rank",
+    "alpha": "alpha",
+    "dropout": "dropout",
+    "target_modules": "target_modules",
+    "max_length": "max_length",
+    "drop_truncated": "drop_truncated",
+    "precision": "precision",
+    "gradient_checkpointing": "gradient_checkpointing",
+    "seed": "seed",
+    "attn_implementation": "attn_implementation",
+    "save_steps": "save_steps",
+}
+
+
+def train_options(args: argparse.Namespace) -> Any:
+    """The TrainOptions of a `train` command line: the preset, then the flags given."""
+    from moloch_eval.training.sft import TrainOptions
+
+    given = {field: getattr(args, dest) for dest, field in TRAIN_FLAGS.items()}
+    return TrainOptions.from_preset(args.preset, **given)
+
+
 def train_command(args: argparse.Namespace) -> int:
     from moloch_eval.training.adapters import AdapterError
-    from moloch_eval.training.sft import TrainingDataError, TrainOptions, train_adapter
+    from moloch_eval.training.sft import TrainingDataError, train_adapter
 
     try:
-        options = TrainOptions(
-            epochs=args.epochs,
-            max_steps=args.max_steps,
-            learning_rate=args.lr,
-            min_lr_rate=args.min_lr_rate,
-            warmup_ratio=args.warmup_ratio,
-            batch_size=args.batch_size,
-            per_device_batch_size=args.per_device_batch_size,
-            rank=args.rank,
-            alpha=args.alpha,
-            dropout=args.dropout,
-            target_modules=tuple(args.target_modules),
-            max_length=args.max_length,
-            drop_truncated=args.drop_truncated,
-            precision=args.precision,
-            gradient_checkpointing=args.gradient_checkpointing,
-            seed=args.seed,
-            save_steps=args.save_steps,
-        )
+        options = train_options(args)
         result = train_adapter(
             args.base,
             args.data,
@@ -86,8 +100,10 @@ def train_command(args: argparse.Namespace) -> int:
             f"adapter {args.name}: {result.path}\n"
             f"steps {training['steps']}, final loss {training['final_loss']:.4f}, "
             f"mean loss {training['mean_loss']:.4f}, {training['runtime_s']:.0f} s; "
-            f"truncated {training['truncation']['truncated']} of "
-            f"{training['truncation']['records']} records"
+            f"preset {result.manifest['preset']['name']}; truncated "
+            f"{training['truncation']['truncated']} of {training['truncation']['records']} "
+            f"records at max length {training['truncation']['max_length']} "
+            f"({training['truncation']['rate']:.1%})"
         )
         print(
             f"evaluate it:  inspect eval moloch_eval/{result.manifest['domain']} "
@@ -183,50 +199,90 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", required=True, help="adapter name (folder under models/)")
     parser.add_argument("--method", help="recorded in the manifest (default: from the data)")
     parser.add_argument("--domain", help="recorded in the manifest (default: from the data)")
-    recipe_args = parser.add_argument_group("recipe (defaults: the paper's, SPEC §3)")
-    recipe_args.add_argument("--epochs", type=float, default=recipe.EPOCHS)
+    clean, paper = recipe.preset_values("clean"), recipe.preset_values("paper")
+
+    def default(name: str) -> str:
+        if clean[name] == paper[name]:
+            return f"(both presets: {clean[name]})"
+        return f"(clean: {clean[name]}, paper: {paper[name]})"
+
+    recipe_args = parser.add_argument_group(
+        "recipe",
+        "--preset picks the values, every flag given overrides its own. clean (default): the "
+        "paper's hyperparameters with max length 4096; paper: what the paper's train.py ran "
+        "(TRL's default max length 1024, seed 42, eager attention, batch 16 on one device).",
+    )
+    recipe_args.add_argument(
+        "--preset",
+        choices=list(recipe.PRESETS),
+        default=recipe.DEFAULT_PRESET,
+        help=f"the recipe to start from (default {recipe.DEFAULT_PRESET})",
+    )
+    recipe_args.add_argument("--epochs", type=float, help=default("epochs"))
     recipe_args.add_argument(
         "--max-steps", type=int, default=-1, help="stop after N steps (-1: off)"
     )
     recipe_args.add_argument(
-        "--lr", type=float, default=recipe.LEARNING_RATE, help="peak learning rate"
+        "--lr", type=float, help="peak learning rate " + default("learning_rate")
     )
     recipe_args.add_argument(
-        "--min-lr-rate", type=float, default=recipe.MIN_LR_RATE, help="cosine floor, x peak"
+        "--min-lr-rate", type=float, help="cosine floor, x peak " + default("min_lr_rate")
     )
-    recipe_args.add_argument("--warmup-ratio", type=float, default=recipe.WARMUP_RATIO)
+    recipe_args.add_argument("--warmup-ratio", type=float, help=default("warmup_ratio"))
     recipe_args.add_argument(
-        "--batch-size", type=int, default=recipe.BATCH_SIZE, help="effective batch size"
+        "--batch-size", type=int, help="effective batch size " + default("batch_size")
     )
     recipe_args.add_argument(
         "--per-device-batch-size",
         type=int,
-        default=recipe.PER_DEVICE_BATCH_SIZE,
-        help="micro-batch per device; gradient accumulation makes up the rest",
+        help="micro-batch per device; gradient accumulation makes up the rest "
+        + default("per_device_batch_size"),
     )
-    recipe_args.add_argument("--rank", type=int, default=recipe.RANK, help="LoRA rank r")
-    recipe_args.add_argument("--alpha", type=int, default=recipe.ALPHA, help="LoRA alpha")
-    recipe_args.add_argument("--dropout", type=float, default=recipe.DROPOUT, help="LoRA dropout")
+    recipe_args.add_argument("--rank", type=int, help="LoRA rank r " + default("rank"))
+    recipe_args.add_argument("--alpha", type=int, help="LoRA alpha " + default("alpha"))
+    recipe_args.add_argument("--dropout", type=float, help="LoRA dropout " + default("dropout"))
     recipe_args.add_argument(
-        "--target-modules", nargs="+", default=list(recipe.TARGET_MODULES), metavar="MODULE"
+        "--target-modules",
+        nargs="+",
+        metavar="MODULE",
+        help="(both presets: " + " ".join(recipe.TARGET_MODULES) + ")",
     )
     recipe_args.add_argument(
         "--max-length",
         type=int,
-        default=recipe.MAX_LENGTH,
-        help="tokens per record; longer records are truncated (counted and reported)",
+        help="tokens per record; longer records are kept and their end cut, as TRL does "
+        "(counted and reported) " + default("max_length"),
     )
     recipe_args.add_argument(
-        "--drop-truncated", action="store_true", help="leave out records over --max-length"
+        "--drop-truncated",
+        action="store_true",
+        default=None,
+        help="leave out records over --max-length instead (both presets keep them)",
     )
-    recipe_args.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto")
     recipe_args.add_argument(
-        "--gradient-checkpointing", action=argparse.BooleanOptionalAction, default=True
+        "--precision",
+        choices=["auto", "bf16", "fp32"],
+        help="auto: bf16 where the device supports it " + default("precision"),
     )
-    recipe_args.add_argument("--seed", type=int, default=0)
+    recipe_args.add_argument(
+        "--gradient-checkpointing",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=default("gradient_checkpointing"),
+    )
+    recipe_args.add_argument("--seed", type=int, help=default("seed"))
+    recipe_args.add_argument(
+        "--attn-implementation",
+        metavar="NAME",
+        help="attention of the base model, e.g. eager, sdpa, flash_attention_2 "
+        "(clean: transformers' choice, paper: eager)",
+    )
     run = parser.add_argument_group("run")
     run.add_argument(
-        "--save-steps", type=int, default=recipe.SAVE_STEPS, help="checkpoint every N steps"
+        "--save-steps",
+        type=int,
+        default=recipe.SAVE_STEPS,
+        help=f"checkpoint every N steps (default {recipe.SAVE_STEPS})",
     )
     run.add_argument("--resume", action="store_true", help="continue an interrupted run")
     run.add_argument("--overwrite", action="store_true", help="replace an adapter of that name")
@@ -244,7 +300,9 @@ def register(commands: Any) -> None:
         "build-dataset",
         help="RFT/TFB training data from self-play logs",
         description="Keep the audience's majority winners of self-play logs (opponent=self, "
-        "split=train) and write chat-format training records.",
+        "split=train) and write chat-format training records. --method tfb adds as many "
+        "records of the audience's thoughts (all of them when there are fewer) and fails when "
+        "the logs hold none.",
     )
     build.add_argument("logs", nargs="+", metavar="LOG", help="self-play .eval logs or folders")
     build.add_argument("--method", choices=["rft", "tfb"], required=True)
@@ -258,8 +316,17 @@ def register(commands: Any) -> None:
     build.add_argument(
         "--clean",
         action="store_true",
-        help="TFB: show the voter's persona and map A/B to the prompt's order (default: "
-        "the paper's prompt, no persona, letters unmapped)",
+        help="TFB: the project's prompt, which shows the voter's persona and lists the messages "
+        "under the letters that voter saw (default: the paper's prompt, no persona, the "
+        "messages as Option 1/2 in written order, letters unmapped)",
+    )
+    build.add_argument(
+        "--tfb-thoughts",
+        choices=["all", "kept"],
+        help="TFB: which voters' thoughts are sampled. all: every round, whatever its outcome "
+        "(ties, gated-out winners, rounds without a valid vote), every non-empty thought, "
+        "parsed vote or not: the paper's (default). kept: only the rounds whose winner was "
+        "kept, and ties (default with --clean, which takes valid votes' thoughts only)",
     )
     build.add_argument(
         "--repeat", type=int, default=recipe.REPEAT, help="copies of each winner (the paper's 3)"
@@ -276,8 +343,9 @@ def register(commands: Any) -> None:
     train = commands.add_parser(
         "train",
         help="LoRA fine-tuning (TRL + PEFT) into models/NAME",
-        description="LoRA SFT with TRL's SFTTrainer, loss on completions only. Runs under "
-        "accelerate launch -m moloch_eval.cli train ... unchanged.",
+        description="LoRA SFT with TRL's SFTTrainer, loss on completions only, from a preset "
+        "(--preset clean|paper) that explicit flags override. Runs under accelerate launch -m "
+        "moloch_eval.cli train ... unchanged.",
     )
     _train_arguments(train)
     train.set_defaults(handler=train_command)

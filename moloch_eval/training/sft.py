@@ -2,10 +2,15 @@
 
 The data are the conversational prompt-completion records of `moloch_eval.training.build`
 (or chat records ``{"messages": [...]}``, whose last assistant message becomes the
-completion). TRL computes the loss on the completion tokens only. Sequences longer than
-`max_length` lose their end — where the tagged message is — so every such record is counted
-and the truncation rate is reported (and stored in the manifest); `drop_truncated` leaves
-them out instead.
+completion). TRL computes the loss on the completion tokens only.
+
+The hyperparameters start from a named preset of `moloch_eval.training.recipe` (``clean``, the
+default, or ``paper``: what the paper's train.py ran) and explicit values override it; the
+manifest records the preset and the overrides. Sequences longer than `max_length` (4096 in
+``clean``, TRL's default 1024 in ``paper``) are kept and lose their end, where the tagged
+message is, as TRL truncates them; every such record is counted and the truncation rate is
+reported (and stored in the manifest) under either preset. `drop_truncated` leaves them out
+instead.
 
 The run writes checkpoints to ``<models dir>/NAME/checkpoints/``; `resume=True` continues an
 interrupted run from the last one. At the end the adapter and ``manifest.json`` are written
@@ -58,7 +63,11 @@ class TrainingDataError(ValueError):
 
 @dataclass(frozen=True)
 class TrainOptions:
-    """Hyperparameters of one LoRA run; the defaults are the paper's recipe (SPEC §3)."""
+    """Hyperparameters of one LoRA run; the defaults are the ``clean`` preset (SPEC §3).
+
+    `TrainOptions.from_preset` starts from a named preset instead; `preset` names the one the
+    values started from (recorded in the manifest with the values that differ from it).
+    """
 
     epochs: float = recipe.EPOCHS
     max_steps: int = -1
@@ -78,7 +87,10 @@ class TrainOptions:
     #: "auto": bf16 where the device supports it, else fp32
     precision: str = "auto"
     gradient_checkpointing: bool = True
-    seed: int = 0
+    seed: int = recipe.SEED
+    #: passed to from_pretrained; None: the implementation transformers picks (sdpa)
+    attn_implementation: str | None = None
+    preset: str = recipe.DEFAULT_PRESET
     save_steps: int = recipe.SAVE_STEPS
     save_total_limit: int = 2
     logging_steps: int = 1
@@ -91,6 +103,31 @@ class TrainOptions:
             raise ValueError("batch sizes must be at least 1")
         if self.max_length < 8:
             raise ValueError("max_length is too small")
+        if self.preset not in recipe.PRESETS:
+            raise ValueError(f"preset must be one of {recipe.PRESETS}, not {self.preset!r}")
+
+    @classmethod
+    def from_preset(cls, preset: str = recipe.DEFAULT_PRESET, **overrides: Any) -> TrainOptions:
+        """The preset's values, with every override that is not None in their place."""
+        names = {f.name for f in dataclasses.fields(cls)} - {"preset"}
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise TypeError(f"unknown training options: {unknown}")
+        values = recipe.preset_values(preset)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "target_modules" in values:
+            values["target_modules"] = tuple(values["target_modules"])
+        return cls(**values, preset=preset)
+
+    def overrides(self) -> dict[str, Any]:
+        """The values that differ from those of `preset`."""
+        values = recipe.preset_values(self.preset)
+        own = asdict(self)
+        return {
+            name: list(own[name]) if isinstance(own[name], tuple) else own[name]
+            for name, value in values.items()
+            if own[name] != value
+        }
 
 
 @dataclass
@@ -317,10 +354,14 @@ def build_trainer(
     tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=trust_remote_code)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    attention = (
+        {"attn_implementation": options.attn_implementation} if options.attn_implementation else {}
+    )
     model = AutoModelForCausalLM.from_pretrained(
         base,
         dtype=torch.bfloat16 if precision == "bf16" else torch.float32,
         trust_remote_code=trust_remote_code,
+        **attention,
     )
     model.config.use_cache = False
     peft_config = LoraConfig(
@@ -424,12 +465,25 @@ def train_adapter(
             )
     truncation["dropped"] = options.drop_truncated
     if main:
+        changed = options.overrides()
+        echo(
+            f"recipe: preset {options.preset}"
+            + (
+                f", overridden: {', '.join(f'{k}={v}' for k, v in changed.items())}"
+                if changed
+                else ""
+            )
+        )
         echo(
             f"data: {len(data.records)} records from {data.path} (method "
             f"{method or data.method}, domain {domain or data.domain}); longest "
             f"{truncation['longest']} tokens, max length {options.max_length}: "
             f"{truncation['truncated']} record(s) truncated ({truncation['rate']:.1%})"
-            + (" and dropped" if options.drop_truncated and truncation["truncated"] else "")
+            + (
+                " and dropped"
+                if options.drop_truncated and truncation["truncated"]
+                else (" and kept, their end cut" if truncation["truncated"] else "")
+            )
         )
         if truncation["truncated"] and not options.drop_truncated:
             echo(
@@ -457,6 +511,7 @@ def train_adapter(
             "method": method or data.method or "unknown",
             "domain": domain or data.domain or "unknown",
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "preset": {"name": options.preset, "overrides": options.overrides()},
             "adapter_file": ADAPTER_WEIGHTS,
             "adapter_sha256": sha256_file(folder / ADAPTER_WEIGHTS),
             "data": {
@@ -478,6 +533,9 @@ def train_adapter(
                 "gradient_accumulation_steps": trainer.args.gradient_accumulation_steps,
                 "world_size": trainer.args.world_size,
                 "precision": "bf16" if trainer.args.bf16 else "fp32",
+                "attn_implementation": getattr(
+                    trainer.model.config, "_attn_implementation", options.attn_implementation
+                ),
                 "trust_remote_code": trust_remote_code,
             },
             "training": {

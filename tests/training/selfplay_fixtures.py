@@ -4,8 +4,9 @@ Anchor i of the sales train split plays scenario i: the agent's message (the fir
 for that anchor) and the opponent's (the second) are "S<i>-first …" and "S<i>-second …"; the
 first `agent_votes` voters (in audience order) vote for the first message, the others for the
 second, each with the thought "voter <k> picks <letter>". Scenario options make a message
-invalid (no answer tag), make every vote unparseable, or put "FLAG" in a message (the scripted
-judge flags it).
+invalid (no answer tag), make every vote unparseable (the thought "cannot decide" is still
+there), make the voters vote without a think block (`silent`), or put "FLAG" in a message (the
+scripted judge flags it).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Scenario:
     junk_votes: bool = False
     flag_first: bool = False
     flag_second: bool = False
+    silent: bool = False
 
 
 def message_text(index: int, which: str, scenario: Scenario) -> str:
@@ -95,6 +97,8 @@ def make_selfplay_log(
             return "<think>cannot decide</think> neither"
         want = "first" if k < scenario.agent_votes else "second"
         letter = next(key for key, text in choices.items() if f"-{want} " in text)
+        if scenario.silent:
+            return f"<vote>{letter}</vote>"
         return f"<think>voter {k} picks {letter}</think><vote>{letter}</vote>"
 
     def logprob_voter(messages: list[ChatMessage], config: GenerateConfig) -> ModelOutput:

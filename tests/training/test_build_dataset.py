@@ -19,16 +19,23 @@ from moloch_eval.training.build import (
     BuildOptions,
     build_dataset,
     build_records,
+    describe,
     summary_path,
 )
 from moloch_eval.training.cli import register
+from moloch_eval.training.prompts import paper_tfb_user_prompt
 from moloch_eval.training.selfplay import (
     SelfPlayLog,
     SelfPlayLogError,
     read_self_play_log,
     read_self_play_logs,
 )
-from tests.training.selfplay_fixtures import Scenario, generation, make_selfplay_log
+from tests.training.selfplay_fixtures import (
+    Scenario,
+    generation,
+    make_selfplay_log,
+    message_text,
+)
 
 N_PERSONAS = 4
 SCENARIOS = [
@@ -153,22 +160,123 @@ def test_gate_drops_winners_the_probe_flagged(selfplay: SelfPlayLog) -> None:
 
 
 def test_tfb_faithful_adds_as_many_audience_thoughts(selfplay: SelfPlayLog) -> None:
+    from moloch_eval.data import load_anchors
+
+    anchors = load_anchors("sales", "train")
     result = build_records([selfplay], BuildOptions(method="tfb", repeat=1))
     rft, thoughts = _rft(result.records), _thoughts(result.records)
     assert len(rft) == len(thoughts) == 4 and result.summary["records"] == 8
+    assert result.summary["options"]["tfb_thoughts"] == "all"
     for record in thoughts:
         index = _index(record["meta"]["sample_id"])
         user = record["prompt"][1]["content"]
         assert record["prompt"][0]["content"] == AGENT_SYSTEM_PROMPT
-        # the paper's order: the messages as written, no persona, letters not mapped
-        assert f"## Option 1\nS{index}-first pitch" in user
-        assert f"## Option 2\nS{index}-second pitch" in user
+        # the paper's prompt on the round's OWN anchor; the messages as written, no persona,
+        # letters not mapped
+        first, second = (message_text(index, w, SCENARIOS[index]) for w in ("first", "second"))
+        assert user == paper_tfb_user_prompt(SALES, anchors[index].fields, [first, second])
+        assert f"## Option 1 (A or B): {first}\n\n## Option 2 (A or B): {second}\n" in user
         assert "# The reader" not in user and "## A\n" not in user
         assert re.fullmatch(
-            r"<think> voter \d picks [AB] </think>", record["completion"][0]["content"]
+            r"<think> (voter \d picks [AB]|cannot decide) </think>",
+            record["completion"][0]["content"],
         )
-        assert user.startswith("# Instructions\n") and "<think> \u2026 </think>" in user
     assert len(build_records([selfplay], BuildOptions(method="tfb")).records) == 24
+
+
+def _pool(selfplay: SelfPlayLog, **options: Any) -> dict[str, Any]:
+    return build_records([selfplay], BuildOptions(method="tfb", **options)).summary
+
+
+def test_tfb_thoughts_all_takes_every_round_as_the_paper_did(selfplay: SelfPlayLog) -> None:
+    # rounds with votes: 0, 1, 2 (tie), 3 (no valid vote), 5 and 7; 4 voters each. Rounds 4
+    # and 6 have an invalid message: the audience never voted, so no thoughts.
+    gate = ("misrepresentation",)
+    summary = _pool(selfplay, gate=gate)
+    assert summary["votes"] == summary["thoughts_in_logs"] == 24
+    assert summary["thoughts_available"] == 24
+    assert summary["thought_sources"] == {
+        "winner_kept": 12,
+        "winner_gated_out": 4,
+        "tie": 4,
+        "no_valid_votes": 4,
+    }
+    assert summary["thoughts_with_invalid_vote"] == 4
+    # today's choice: only the rounds whose winner was kept, and ties
+    kept = _pool(selfplay, gate=gate, tfb_thoughts="kept")
+    assert kept["thoughts_available"] == 16 and kept["options"]["tfb_thoughts"] == "kept"
+    assert kept["thought_sources"] == {"winner_kept": 12, "tie": 4}
+    assert _pool(selfplay, tfb_thoughts="kept")["thoughts_available"] == 20
+    # clean: valid votes only; it samples the kept rounds unless told otherwise
+    clean = _pool(selfplay, gate=gate, tfb_mode="clean")
+    assert clean["options"]["tfb_thoughts"] == "kept" and clean["thoughts_available"] == 16
+    clean_all = _pool(selfplay, gate=gate, tfb_mode="clean", tfb_thoughts="all")
+    assert clean_all["thoughts_available"] == 20 and clean_all["thoughts_with_invalid_vote"] == 0
+    with pytest.raises(ValueError, match="tfb_thoughts"):
+        BuildOptions(tfb_thoughts="some")  # type: ignore[arg-type]
+
+
+def test_tfb_takes_any_non_empty_thought_unstripped(selfplay: SelfPlayLog) -> None:
+    """The paper's `if think`: a blank but non-empty thought counts; None and "" do not."""
+    blank = {0: "  ", 1: "", 2: None}
+    rounds = []
+    for item in selfplay.rounds:
+        if _index(item.sample_id) == 0:
+            votes = [
+                v.model_copy(update={"thought": blank.get(i, v.thought)})
+                for i, v in enumerate(item.votes)
+            ]
+            item = dataclasses.replace(item, votes=votes)
+        rounds.append(item)
+    edited = dataclasses.replace(selfplay, rounds=rounds)
+    assert _pool(edited)["thoughts_available"] == 24 - 2
+    assert _pool(edited, tfb_thoughts="kept")["thoughts_available"] == 20 - 3
+    records = build_records([edited], BuildOptions(method="tfb", repeat=10)).records
+    assert "<think>  </think>" in [r["completion"][0]["content"] for r in _thoughts(records)]
+
+
+def test_tfb_with_fewer_thoughts_uses_them_all_and_says_so(selfplay: SelfPlayLog) -> None:
+    result = build_records([selfplay], BuildOptions(method="tfb", repeat=10))
+    summary = result.summary
+    assert summary["rft_records"] == 40 and summary["thought_records"] == 24
+    assert summary["thoughts_short"] and summary["records"] == 64
+    assert "note: only 24 thoughts for 40 RFT records; all of them are used" in describe(summary)
+    assert not _pool(selfplay)["thoughts_short"]
+
+
+def test_tfb_fails_when_the_logs_hold_no_thoughts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    silent = [Scenario(agent_votes=3, silent=True), Scenario(agent_votes=1, silent=True)]
+    log = make_selfplay_log(tmp_path / "silent", silent, 4)
+    parsed = read_self_play_log(str(log.location))
+    assert build_records([parsed], BuildOptions(method="rft")).summary["winners"] == 2
+    with pytest.raises(SelfPlayLogError, match="none of the 8 votes") as error:
+        build_records([parsed], BuildOptions(method="tfb"))
+    assert "reasoning content" in str(error.value) and "--method rft" in str(error.value)
+    out = tmp_path / "tfb.jsonl"
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(
+        ["build-dataset", "--method", "tfb", str(log.location), "-o", str(out)]
+    )
+    assert args.handler(args) == 2
+    err = capsys.readouterr().err
+    assert "no voter reply has a <think>" in err and "No dataset was written" in err
+    assert not out.exists() and not summary_path(out).exists()
+
+    # thoughts that exist but none qualifies (clean: valid votes only) is an error too
+    junk = make_selfplay_log(
+        tmp_path / "junk", [Scenario(agent_votes=3), Scenario(junk_votes=True)], 2
+    )
+    only_junk = read_self_play_log(str(junk.location))
+    winner = next(r for r in only_junk.rounds if r.status == "winner")
+    bare = [v.model_copy(update={"thought": None}) for v in winner.votes]
+    rounds = [dataclasses.replace(r, votes=bare) if r is winner else r for r in only_junk.rounds]
+    edited = dataclasses.replace(only_junk, rounds=rounds)
+    with pytest.raises(SelfPlayLogError, match="none of the 2 thoughts"):
+        build_records([edited], BuildOptions(method="tfb", tfb_mode="clean"))
+    assert build_records([edited], BuildOptions(method="tfb")).summary["thought_records"] == 2
 
 
 def test_tfb_clean_shows_the_persona_and_maps_letters(selfplay: SelfPlayLog) -> None:

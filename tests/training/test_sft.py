@@ -146,6 +146,15 @@ def test_a_few_lora_steps_lower_the_loss_and_write_a_manifest(tiny: str, models_
     assert hyper["lr_scheduler"] == "cosine_with_min_lr" and hyper["min_lr_rate"] == 0.1
     assert hyper["warmup_ratio"] == 0.03 and hyper["precision"] == "fp32"
     assert hyper["gradient_accumulation_steps"] == 1
+    assert manifest["preset"] == {
+        "name": "clean",
+        "overrides": {
+            "learning_rate": 3e-3,
+            "batch_size": 4,
+            "gradient_checkpointing": False,
+        },
+    }
+    assert hyper["preset"] == "clean" and hyper["max_length"] == 4096 and hyper["seed"] == 0
     assert len(manifest["data"]["sha256"]) == 64 and manifest["data"]["records"] == 16
     for package in ("torch", "transformers", "peft", "trl"):
         assert manifest["versions"][package][0].isdigit()
@@ -238,3 +247,85 @@ def test_bad_data_and_batch_settings_are_clear_errors(tmp_path: Path) -> None:
     assert gradient_accumulation(TrainOptions(), 2) == 2  # two processes (accelerate launch)
     with pytest.raises(ValueError, match="not a multiple"):
         gradient_accumulation(TrainOptions(per_device_batch_size=3), 1)
+
+
+PAPER_VALUES = {
+    "epochs": 1.0,
+    "learning_rate": 2e-4,
+    "lr_scheduler": "cosine_with_min_lr",
+    "min_lr_rate": 0.1,
+    "warmup_ratio": 0.03,
+    "batch_size": 16,
+    "per_device_batch_size": 16,
+    "rank": 16,
+    "alpha": 32,
+    "dropout": 0.05,
+    "target_modules": ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
+    "max_length": 1024,
+    "drop_truncated": False,
+    "precision": "auto",
+    "gradient_checkpointing": True,
+    "seed": 42,
+    "attn_implementation": "eager",
+    "weight_decay": 0.0,
+}
+
+
+def test_presets_resolve_to_their_values_and_flags_override_them() -> None:
+    paper = TrainOptions.from_preset("paper")
+    assert {name: getattr(paper, name) for name in PAPER_VALUES} == PAPER_VALUES
+    assert paper.preset == "paper" and paper.overrides() == {}
+    assert gradient_accumulation(paper, 1) == 1  # the paper's 16 per device, no accumulation
+    clean = TrainOptions.from_preset("clean")
+    assert clean == TrainOptions()  # the default is today's recipe
+    assert (clean.max_length, clean.seed, clean.attn_implementation) == (4096, 0, None)
+    assert (clean.per_device_batch_size, clean.drop_truncated) == (4, False)
+    changed = TrainOptions.from_preset("paper", max_length=2048, seed=None, max_steps=3)
+    assert (changed.max_length, changed.seed, changed.max_steps) == (2048, 42, 3)
+    assert changed.overrides() == {"max_length": 2048}
+    with pytest.raises(ValueError, match="preset must be one of"):
+        TrainOptions.from_preset("fast")
+    with pytest.raises(TypeError, match="unknown training options"):
+        TrainOptions.from_preset("paper", max_len=5)
+
+
+def _long_records(tokenizer: Any, over: int) -> list[dict[str, Any]]:
+    records = short_records(4)
+    records[0]["completion"] = [
+        {
+            "role": "assistant",
+            "content": "<think>" + "long " * over + "</think><sales_pitch>x</sales_pitch>",
+        }
+    ]
+    return records
+
+
+def test_paper_preset_keeps_and_truncates_at_1024_and_reports_it(tiny: str, tmp_path: Path) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(tiny)
+    data = load_training_data(write_records(tmp_path / "d.jsonl", _long_records(tokenizer, 600)))
+    lengths = sequence_lengths(data.records, tokenizer)
+    assert max(lengths) > 1024 > sorted(lengths)[-2]
+    options = TrainOptions.from_preset("paper", max_steps=1, save_steps=1)
+    trainer = build_trainer(tiny, data, options, tmp_path / "ckpt")
+    assert trainer.args.max_length == 1024 and trainer.args.seed == 42
+    assert trainer.args.learning_rate == 2e-4 and trainer.args.per_device_train_batch_size == 16
+    assert trainer.args.gradient_accumulation_steps == 1
+    assert trainer.model.config._attn_implementation == "eager"
+    # kept, their end cut, as TRL did; not dropped
+    assert [len(x) for x in trainer.train_dataset["input_ids"]] == [min(n, 1024) for n in lengths]
+
+    lines: list[str] = []
+    result = train_adapter(
+        tiny, data.path, "paper-preset", options, root=tmp_path / "models", echo=lines.append
+    )
+    manifest = result.manifest
+    assert manifest["preset"] == {"name": "paper", "overrides": {}}
+    truncation = manifest["training"]["truncation"]
+    assert truncation["max_length"] == 1024 and truncation["truncated"] == 1
+    assert truncation["rate"] == 0.25 and truncation["dropped"] is False
+    assert manifest["data"]["trained_records"] == manifest["data"]["records"] == 4
+    hyper = manifest["hyperparameters"]
+    assert hyper["attn_implementation"] == "eager" and hyper["seed"] == 42
+    printed = "\n".join(lines)
+    assert "recipe: preset paper" in printed
+    assert "max length 1024: 1 record(s) truncated (25.0%) and kept, their end cut" in printed

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import moloch_eval.cli as cli
+from moloch_eval.training.cli import train_options
 from tests.training.fake_adapters import fake_adapter
 
 
@@ -22,18 +23,53 @@ def test_commands_are_registered() -> None:
         ["demo"],
     ):
         assert callable(parser.parse_args(argv).handler)
-    train = parser.parse_args(["train", "--base", "b", "--data", "d", "--name", "n"])
-    assert (train.lr, train.rank, train.alpha, train.dropout) == (2e-4, 16, 32, 0.05)
+    train = train_options(parser.parse_args(["train", "--base", "b", "--data", "d", "--name", "n"]))
+    assert train.preset == "clean"
+    assert (train.learning_rate, train.rank, train.alpha, train.dropout) == (2e-4, 16, 32, 0.05)
     assert (train.batch_size, train.epochs, train.warmup_ratio, train.min_lr_rate) == (
         16,
         1.0,
         0.03,
         0.1,
     )
-    assert train.target_modules == [
+    assert train.target_modules == (
         "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
-    ]  # fmt: skip
-    assert not train.trust_remote_code and train.gradient_checkpointing
+    )  # fmt: skip
+    assert train.gradient_checkpointing and (train.max_length, train.seed) == (4096, 0)
+    assert not parser.parse_args(
+        ["train", "--base", "b", "--data", "d", "--name", "n"]
+    ).trust_remote_code
+
+
+def test_train_preset_flag_and_explicit_overrides() -> None:
+    parser = cli.build_parser()
+    base = ["train", "--base", "b", "--data", "d", "--name", "n"]
+    paper = train_options(parser.parse_args([*base, "--preset", "paper"]))
+    assert (paper.max_length, paper.seed, paper.attn_implementation) == (1024, 42, "eager")
+    assert (paper.batch_size, paper.per_device_batch_size) == (16, 16)
+    assert not paper.drop_truncated and paper.overrides() == {}
+    argv = [*base, "--preset", "paper", "--max-length", "2048", "--no-gradient-checkpointing"]
+    argv += ["--per-device-batch-size", "4", "--seed", "7", "--drop-truncated"]
+    changed = train_options(parser.parse_args(argv))
+    assert changed.overrides() == {
+        "max_length": 2048,
+        "gradient_checkpointing": False,
+        "per_device_batch_size": 4,
+        "seed": 7,
+        "drop_truncated": True,
+    }
+    assert changed.attn_implementation == "eager" and changed.learning_rate == 2e-4
+    clean = train_options(parser.parse_args([*base, "--attn-implementation", "sdpa"]))
+    assert clean.overrides() == {"attn_implementation": "sdpa"}
+    with pytest.raises(SystemExit):
+        parser.parse_args([*base, "--preset", "fast"])
+    tfb = parser.parse_args(
+        ["build-dataset", "--method", "tfb", "x", "-o", "d", "--tfb-thoughts", "kept"]
+    )
+    assert tfb.tfb_thoughts == "kept"
+    assert (
+        parser.parse_args(["build-dataset", "--method", "tfb", "x", "-o", "d"]).tfb_thoughts is None
+    )
 
 
 def test_adapters_lists_and_flags_broken_folders(
