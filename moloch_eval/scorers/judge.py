@@ -19,12 +19,7 @@ from moloch_eval.chat_templates import TEMPLATES
 from moloch_eval.prompts import judge_system_prompt
 from moloch_eval.solvers.logprobs import bare_token, first_token_mass, one_token_config
 from moloch_eval.solvers.messages import full_generation
-from moloch_eval.solvers.parsing import (
-    extract_think,
-    paper_field,
-    paper_verdict,
-    parse_verdict,
-)
+from moloch_eval.solvers.parsing import READERS
 
 JudgeMode = Literal["think", "logprob"]
 JUDGE_MODES: tuple[JudgeMode, ...] = ("think", "logprob")
@@ -127,10 +122,8 @@ async def judge(model: Model, tag: str, prompt: str, config: JudgeConfig) -> Jud
                 result.p_yes = mass["yes"] / total
                 result.verdict, result.valid = result.p_yes > 0.5, True
             break
-        if config.parse == "paper":
-            result.reasoning, verdict = paper_field(reply, "think"), paper_verdict(reply, tag)
-        else:
-            result.reasoning, verdict = extract_think(reply), parse_verdict(reply, tag)
+        reader = READERS[config.parse]
+        result.reasoning, verdict = reader.think(reply), reader.verdict(reply, tag)
         if verdict is not None:
             result.verdict, result.valid = verdict, True
             break

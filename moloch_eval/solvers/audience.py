@@ -26,7 +26,7 @@ from moloch_eval.records import Competition, Side, VoteRecord
 from moloch_eval.roles import role_model
 from moloch_eval.solvers.logprobs import first_token_mass, one_token_config
 from moloch_eval.solvers.messages import full_generation
-from moloch_eval.solvers.parsing import extract_think, paper_field, paper_vote, parse_vote
+from moloch_eval.solvers.parsing import READERS
 
 AUDIENCE_ROLE = "audience"
 AudienceMode = Literal["think", "logprob"]
@@ -140,10 +140,8 @@ class AudienceVoter:
             # reasoning content, which `output.completion` leaves out
             reply = full_generation(output)
             record.replies.append(reply)
-            if self.config.parse == "paper":
-                record.thought, letter = paper_field(reply, "think"), paper_vote(reply)
-            else:
-                record.thought, letter = extract_think(reply), parse_vote(reply)
+            reader = READERS[self.config.parse]
+            record.thought, letter = reader.think(reply), reader.vote(reply)
             if letter is not None:
                 record.letter = letter
                 record.choice = record.letters[letter]

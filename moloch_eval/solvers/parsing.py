@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Callable
+from dataclasses import dataclass
 
 _PUNCT = string.punctuation + string.whitespace + "\u2026\u201c\u201d\u2018\u2019"
 
@@ -77,3 +79,23 @@ def paper_verdict(text: str, tag: str) -> bool | None:
     if inner is None:
         return None
     return {"yes": True, "no": False}.get(inner.lower())
+
+
+@dataclass(frozen=True)
+class ReplyReader:
+    """How a think block, a vote and a verdict are read from a reply."""
+
+    think: Callable[[str], str | None]
+    vote: Callable[[str], str | None]
+    verdict: Callable[[str, str], bool | None]
+
+
+def _paper_think(text: str) -> str | None:
+    return paper_field(text, "think")
+
+
+#: "paper": the paper's reading (first tag, exact); "tolerant": last tag, case and punctuation
+READERS: dict[str, ReplyReader] = {
+    "paper": ReplyReader(_paper_think, paper_vote, paper_verdict),
+    "tolerant": ReplyReader(extract_think, parse_vote, parse_verdict),
+}

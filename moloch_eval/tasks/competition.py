@@ -9,7 +9,7 @@ from typing import Any
 from inspect_ai import Task
 from inspect_ai.model import GenerateConfig
 
-from moloch_eval.data import ANCHOR_SPLITS, Persona, load_personas
+from moloch_eval.data import Persona, load_personas
 from moloch_eval.domains import DomainSpec, get_domain
 from moloch_eval.probes import PROBES
 from moloch_eval.protocol import provenance, resolve
@@ -66,11 +66,13 @@ def _protocol(
     judging: JudgeConfig,
     voting_args: dict[str, Any],
     judge_args: dict[str, Any],
+    clean_anchors: bool | None,
 ) -> dict[str, dict[str, Any]]:
     """Each faithful/clean setting of the run, its value and what set it (for the log)."""
     names = ("judge_temperature", "judge_max_tokens", "judge_retries", "judge_parse")
     given = {**voting_args, "judge_prompts": judge_args["judge_prompts"]}
     given.update({name: judge_args[name] for name in names})
+    given["clean_anchors"] = clean_anchors
     out = provenance(faithful, given)
     if judging.prompts != out["judge_prompts"]["value"]:
         out["judge_prompts"] = {"value": judging.prompts, "set_by": f"judge_mode={judging.mode}"}
@@ -78,9 +80,8 @@ def _protocol(
         for name in voting_args:
             out[name]["used"] = False  # one-token votes are read from log-probabilities
     if judging.mode != "think":
-        for name in (*names, "judge_prompts"):
-            if name != "judge_prompts":
-                out[name]["used"] = False
+        for name in names:
+            out[name]["used"] = False
     return out
 
 
@@ -120,8 +121,6 @@ def competition(
     domain = get_domain(domain_name)
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
-    if anchor_split not in ANCHOR_SPLITS:
-        raise ValueError(f"anchor_split must be one of {ANCHOR_SPLITS}, not {anchor_split!r}")
     clean = bool(resolve(faithful, {"clean_anchors": clean_anchors})["clean_anchors"])
     if audience_mode not in AUDIENCE_MODES:
         raise ValueError(f"audience_mode must be one of {AUDIENCE_MODES}, not {audience_mode!r}")
@@ -203,9 +202,8 @@ def competition(
             "faithful": faithful,
             "probes": probe_names,
             "judge_mode": judge_mode,
-            "protocol": {
-                **_protocol(faithful, audience_mode, judging, voting_args, judge_args),
-                **provenance(faithful, {"clean_anchors": clean_anchors}),
-            },
+            "protocol": _protocol(
+                faithful, audience_mode, judging, voting_args, judge_args, clean_anchors
+            ),
         },
     )
