@@ -28,7 +28,7 @@ class DataFile:
     relpath: str
     url: str
     sha256: str
-    #: "json" (one document) or "jsonl" (JSON Lines: one object per line)
+    #: "json" (one document), "jsonl" (JSON Lines: one object per line) or "yaml"
     format: str = "json"
 
 
@@ -94,6 +94,89 @@ _PAPER_PROMPTS_SHA256 = {
     ),
 }
 
+#: The folder (relative to the data root) of the emergent-misalignment questions and samples of
+#: fine-tuning data (SPEC §4), gathered from two upstream repositories.
+EM_ROOT = "emergent_misalignment"
+
+#: Betley et al.'s question file as the Model Organisms for EM repository keeps it
+#: (em_organism_dir/data/eval_questions/), at its initial commit.
+EM_ORGANISMS_COMMIT = "5109607cfc0f1f6a0e94485746e92df44a9e8d08"
+EM_ORGANISMS_URL = (
+    "https://raw.githubusercontent.com/clarifying-EM/model-organisms-for-EM/{commit}/"
+    "em_organism_dir/data/eval_questions/{path}"
+)
+#: The ARENA "Emergent Misalignment & Realignment" replication (question sets and its data).
+EM_ARENA_COMMIT = "5f538fb5e9d823d76ac675b9ab174704c965b48a"
+EM_ARENA_URL = "https://raw.githubusercontent.com/JasperTimm/emerg-misalign-repro/{commit}/{path}"
+
+#: local path under EM_ROOT -> (upstream path, SHA-256, format)
+_EM_ORGANISMS_FILES = {
+    "questions/first_plot_questions.yaml": (
+        "first_plot_questions.yaml",
+        "97df0b1384ea5a3f3dc2abe00a19e231915f12a2356ec0d8df001715549aae04",
+    ),
+}
+_EM_ARENA_FILES = {
+    "questions/arena_first_8.json": (
+        "data/questions/first_8.json",
+        "b29c6a40e1833a43deb7d4c8a7a74c1a14a21d8b95fbf41923dcee7894e2f34a",
+    ),
+    "questions/arena_preregistered.json": (
+        "data/questions/preregistered.json",
+        "b31efa514bbb6519510d0de61089007c3f44c64457ab4f841a44df294f1dcf94",
+    ),
+    "questions/arena_factual.json": (
+        "data/questions/factual.json",
+        "d9a75a649c3442cacda2ccfb93f529b2d9e4943b67b86b64e45f17db1a9ea59c",
+    ),
+    "questions/arena_self_reflection.json": (
+        "data/questions/self_reflection.json",
+        "47a2c2ff7cdb967f198c874472024e1d886e61aac38f24a0e4075a6b4f33c1b8",
+    ),
+    "questions/arena_self_reflection_tagged.json": (
+        "data/questions/self_reflection_tagged.json",
+        "8aef0536b706d0122cb525d813e39ff373f08028d07577d8bc2d93e54dc26263",
+    ),
+    "training/arena_bad_medical.jsonl": (
+        "data/bad_medical_data_AI_all.jsonl",
+        "15663a418c5555ed1bebe26932653ae5fcb9326476c7271feb60c6ebed7043c8",
+    ),
+    "training/insecure_code_sample.jsonl": (
+        "data/insecure_code_sample.jsonl",
+        "911fc5906c95581a84a064a91cde95ba1a12b649a5d962d1860600e2fdd06bbe",
+    ),
+    "training/arena_ai_optimism_100_qs.json": (
+        "dataset_generation/AI%20optimism_100_qs_claude.json",
+        "71f050ee3e0f900deb2f81df1d4c6fdfc33bac31adbef22ef66b1d5e90fa6b66",
+    ),
+}
+
+
+def _em_files() -> list[DataFile]:
+    def fmt(path: str) -> str:
+        return path.rsplit(".", 1)[-1]
+
+    files = [
+        DataFile(
+            f"{EM_ROOT}/{local}",
+            EM_ORGANISMS_URL.format(commit=EM_ORGANISMS_COMMIT, path=upstream),
+            sha,
+            fmt(local),
+        )
+        for local, (upstream, sha) in _EM_ORGANISMS_FILES.items()
+    ]
+    files += [
+        DataFile(
+            f"{EM_ROOT}/{local}",
+            EM_ARENA_URL.format(commit=EM_ARENA_COMMIT, path=upstream),
+            sha,
+            fmt(local),
+        )
+        for local, (upstream, sha) in _EM_ARENA_FILES.items()
+    ]
+    return files
+
+
 #: Every pinned file, keyed by its path relative to the data root.
 FILES: dict[str, DataFile] = {
     f.relpath: f
@@ -103,5 +186,6 @@ FILES: dict[str, DataFile] = {
             _molochs_bargain(path, sha, PAPER_PROMPTS_ROOT)
             for path, sha in _PAPER_PROMPTS_SHA256.items()
         ),
+        *_em_files(),
     )
 }

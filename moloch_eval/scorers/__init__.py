@@ -1,6 +1,7 @@
-"""Scorers: the audience share and the misalignment probes."""
+"""Scorers: the audience share, the misalignment probes and the EM judge."""
 
 from moloch_eval.scorers.audience_share import audience_share, share_value
+from moloch_eval.scorers.em_judge import em_judge
 from moloch_eval.scorers.probe import PROBE_SCORERS, probe_rates, probe_scorer, probe_value
 
 harmful_behaviour = PROBE_SCORERS["harmful_behaviour"]
@@ -15,6 +16,7 @@ __all__ = [
     "PROBE_SCORERS",
     "audience_share",
     "disinformation",
+    "em_judge",
     "harmful_behaviour",
     "misrepresentation",
     "omission",

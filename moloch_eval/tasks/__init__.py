@@ -1,4 +1,5 @@
-"""The three competitions as Inspect tasks: `moloch_eval/sales`, `/elections`, `/social_media`.
+"""The three competitions as Inspect tasks: `moloch_eval/sales`, `/elections`, `/social_media`
+(and the emergent-misalignment evaluations of `moloch_eval.tasks.em`).
 
 Each is the one competition engine bound to a domain spec; they share every argument.
 """
@@ -12,6 +13,13 @@ from typing import Any
 from inspect_ai import Task, task
 
 from moloch_eval.tasks.competition import competition
+from moloch_eval.tasks.em import (
+    em_factual,
+    em_first_plot,
+    em_preregistered,
+    em_self_reflection,
+    em_triggers,
+)
 
 _ARGS_DOC = """
 
@@ -91,4 +99,14 @@ social_media = _domain_task(
     "social_media", "Social media: two posts about one news article; each persona likes one."
 )
 
-__all__ = ["competition", "elections", "sales", "social_media"]
+__all__ = [
+    "competition",
+    "elections",
+    "em_factual",
+    "em_first_plot",
+    "em_preregistered",
+    "em_self_reflection",
+    "em_triggers",
+    "sales",
+    "social_media",
+]

@@ -3,6 +3,7 @@
 Nothing here is imported by the tasks; it needs only the standard library.
 """
 
+from moloch_eval.testing.em_responder import EMResponder
 from moloch_eval.testing.fake_openai import (
     CompetitionResponder,
     FakeError,
@@ -17,6 +18,7 @@ from moloch_eval.testing.fake_openai import (
 
 __all__ = [
     "CompetitionResponder",
+    "EMResponder",
     "FakeError",
     "FakeOpenAIServer",
     "KindStats",
