@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "moloch_eval.training.cli",
     "moloch_eval.leaderboard.cli",
     "moloch_eval.verify_prompts",
+    "moloch_eval.em.cli",
 )
 
 

