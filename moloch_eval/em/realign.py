@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from moloch_eval.em.logs import log_rows
 from moloch_eval.em.metrics import compare, headline_rate, summarise_with_ci
 from moloch_eval.roles import PAPER_JUDGE
 
@@ -134,20 +135,6 @@ def save_state(config: RealignConfig, state: dict[str, Any]) -> None:
     tmp = path.with_suffix(".json.part")
     tmp.write_text(json.dumps(state, indent=2, sort_keys=True), encoding="utf-8")
     os.replace(tmp, path)
-
-
-def log_rows(location: str) -> list[dict[str, Any]]:
-    """The judged rows of an EM log (its `em_judge` scores' rows)."""
-    from inspect_ai.log import read_eval_log
-
-    log = read_eval_log(location)
-    rows = []
-    for sample in log.samples or []:
-        score = (sample.scores or {}).get("em_judge")
-        row = (score.metadata or {}).get("row") if score else None
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
 
 
 def _model(config: RealignConfig, key: str) -> tuple[str, dict[str, Any]]:

@@ -45,11 +45,11 @@ def leaderboard_command(args: argparse.Namespace) -> int:
         seed=args.seed,
         figures=not args.no_figures,
     )
-    print(to_terminal(report.board))
+    print(to_terminal(report.board, report.em_sections(notes=False)))
     print("written:")
     for path in report.files:
         print(f"  {path}")
-    return 0 if report.board.rows else 1
+    return 0 if report.board.rows or (report.em is not None and report.em.rows) else 1
 
 
 def sweep_command(args: argparse.Namespace) -> int:
@@ -106,7 +106,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "leaderboard",
         help="table and figures of tuned vs base models from a log folder",
         description="Read competition logs (no model calls) and write leaderboard.md/.csv, "
-        "the paper's Figures 2 and 4 as PNG and a self-contained leaderboard.html.",
+        "the paper's Figures 2 and 4 as PNG and a self-contained leaderboard.html. EM logs "
+        "(moloch_eval/em_*) add an EM table (em_leaderboard.csv) and em_rates.png.",
     )
     board.add_argument("log_dir", metavar="LOGDIR", help="folder of .eval logs (recursive)")
     board.add_argument(

@@ -44,8 +44,10 @@ def _image(path: Path) -> str:
     )
 
 
-def to_html(board: Leaderboard, figures: Sequence[str | Path] = ()) -> str:
-    """The whole report as one HTML document."""
+def to_html(
+    board: Leaderboard, figures: Sequence[str | Path] = (), sections: Sequence[str] = ()
+) -> str:
+    """The whole report as one HTML document (`sections`: further HTML, e.g. the EM table)."""
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     parts = [
         "<!DOCTYPE html>",
@@ -65,11 +67,12 @@ def to_html(board: Leaderboard, figures: Sequence[str | Path] = ()) -> str:
             "base" if r.is_base else ("not-comparable" if not r.comparable else "") for r in rows
         ]
         parts += [f"<h2>{escape(domain)}</h2>", _table(headers, cells, classes)]
-    if not board.rows:
+    if not board.rows and not sections:
         parts.append("<p>No complete competition log against a base was found.</p>")
     if figures:
         parts.append("<h2>Figures</h2>")
         parts += [_image(Path(f)) for f in figures]
+    parts += list(sections)
     parts.append("<h2>Skipped logs</h2>")
     if board.skipped:
         skipped = [[Path(s.log).name, s.reason] for s in board.skipped]
@@ -90,7 +93,12 @@ def to_html(board: Leaderboard, figures: Sequence[str | Path] = ()) -> str:
     return "\n".join(parts) + "\n"
 
 
-def write_html(board: Leaderboard, path: str | Path, figures: Sequence[str | Path] = ()) -> Path:
+def write_html(
+    board: Leaderboard,
+    path: str | Path,
+    figures: Sequence[str | Path] = (),
+    sections: Sequence[str] = (),
+) -> Path:
     out = Path(path)
-    out.write_text(to_html(board, figures), encoding="utf-8")
+    out.write_text(to_html(board, figures, sections), encoding="utf-8")
     return out

@@ -7,6 +7,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moloch_eval.leaderboard.collect import Leaderboard, collect
+from moloch_eval.leaderboard.em import (
+    EM_CSV,
+    EM_FIGURE,
+    EMBoard,
+    collect_em,
+    em_figure,
+    em_html,
+    em_markdown,
+    merge_skipped,
+    write_em_csv,
+)
 from moloch_eval.leaderboard.figures import write_figures
 from moloch_eval.leaderboard.html import write_html
 from moloch_eval.leaderboard.table import to_markdown, write_csv
@@ -28,28 +39,50 @@ class Report:
     skipped_csv: Path
     html: Path
     figures: list[Path]
+    #: the EM table (None: no EM log in the folder) and its files
+    em: EMBoard | None = None
+    em_csv: Path | None = None
+    em_figure: Path | None = None
 
     @property
     def files(self) -> list[Path]:
-        return [self.markdown, self.csv, self.skipped_csv, *self.figures, self.html]
+        em = [p for p in (self.em_csv, self.em_figure) if p is not None]
+        return [self.markdown, self.csv, self.skipped_csv, *self.figures, *em, self.html]
+
+    def em_sections(self, notes: bool = True) -> list[str]:
+        """The EM section of the Markdown (none when the folder has no EM row)."""
+        if self.em is None or not self.em.rows:
+            return []
+        return [em_markdown(self.em, self.em_figure if notes else None, notes)]
 
 
-def write_report(board: Leaderboard, out_dir: str | Path, figures: bool = True) -> Report:
-    """Write leaderboard.md, leaderboard.csv, skipped.csv, the two PNGs and leaderboard.html."""
+def write_report(
+    board: Leaderboard, out_dir: str | Path, figures: bool = True, em: EMBoard | None = None
+) -> Report:
+    """Write leaderboard.md, leaderboard.csv, skipped.csv, the two PNGs and leaderboard.html;
+    with EM rows also em_leaderboard.csv and em_rates.png (and EM sections in the pages).
+    A folder of EM logs only gets no competition figures."""
     import pandas as pd
 
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    pngs = write_figures(board.rows, folder) if figures else []
-    markdown = folder / MARKDOWN
-    markdown.write_text(to_markdown(board, pngs), encoding="utf-8")
-    csv = write_csv(board, folder / CSV)
-    skipped_csv = folder / SKIPPED_CSV
+    has_em = em is not None and bool(em.rows)
+    pngs = write_figures(board.rows, folder) if figures and (board.rows or not has_em) else []
+    report = Report(
+        board, folder / MARKDOWN, folder / CSV, folder / SKIPPED_CSV, folder / HTML, pngs
+    )
+    if em is not None and has_em:
+        report.em = em
+        report.em_csv = write_em_csv(em, folder / EM_CSV)
+        report.em_figure = em_figure(em.rows, folder / EM_FIGURE) if figures else None
+    report.markdown.write_text(to_markdown(board, pngs, report.em_sections()), encoding="utf-8")
+    write_csv(board, report.csv)
     pd.DataFrame(
         [{"log": s.log, "reason": s.reason} for s in board.skipped], columns=["log", "reason"]
-    ).to_csv(skipped_csv, index=False)
-    html = write_html(board, folder / HTML, pngs)
-    return Report(board, markdown, csv, skipped_csv, html, pngs)
+    ).to_csv(report.skipped_csv, index=False)
+    html_sections = [em_html(report.em, report.em_figure)] if report.em is not None else []
+    write_html(board, report.html, pngs, html_sections)
+    return report
 
 
 def leaderboard(
@@ -60,5 +93,10 @@ def leaderboard(
     seed: int = 0,
     figures: bool = True,
 ) -> Report:
-    """Read `log_dir` (no model calls, no re-running) and write the report into `out_dir`."""
-    return write_report(collect(log_dir, bases, resamples, seed), out_dir, figures)
+    """Read `log_dir` (no model calls, no re-running) and write the report into `out_dir`.
+
+    EM logs (the `moloch_eval/em_*` tasks) get their own table (`moloch_eval.leaderboard.em`)."""
+    board = collect(log_dir, bases, resamples, seed)
+    em = collect_em(log_dir, resamples, seed)
+    merge_skipped(board, em)
+    return write_report(board, out_dir, figures, em if em.seen else None)

@@ -228,8 +228,11 @@ def domains_of(board: Leaderboard) -> list[str]:
     return list(dict.fromkeys(r.domain for r in board.rows))
 
 
-def to_markdown(board: Leaderboard, figures: Sequence[str | Path] = ()) -> str:
-    """The report as Markdown: one table per domain, notes, skipped logs, column notes."""
+def to_markdown(
+    board: Leaderboard, figures: Sequence[str | Path] = (), sections: Sequence[str] = ()
+) -> str:
+    """The report as Markdown: one table per domain, notes, further `sections` (e.g. the EM
+    table), skipped logs, column notes."""
     out = [
         "# moloch_eval leaderboard",
         "",
@@ -244,11 +247,12 @@ def to_markdown(board: Leaderboard, figures: Sequence[str | Path] = ()) -> str:
     for domain in domains_of(board):
         headers, cells = display_rows([r for r in board.rows if r.domain == domain])
         out += [f"## {domain}", "", markdown_table(headers, cells), ""]
-    if not board.rows:
+    if not board.rows and not sections:
         out += ["No complete competition log against a base was found.", ""]
     for figure in figures:
         name = Path(figure).name
         out += [f"![{name}]({name})", ""]
+    out += list(sections)
     out += skipped_markdown(board)
     out += ["## Columns", ""]
     out += [f"- `{name}`: {text}" for name, text in column_notes(board).items()]
@@ -262,6 +266,6 @@ def skipped_markdown(board: Leaderboard) -> list[str]:
     return ["## Skipped logs", "", markdown_table(["log", "reason"], rows), ""]
 
 
-def to_terminal(board: Leaderboard) -> str:
+def to_terminal(board: Leaderboard, sections: Sequence[str] = ()) -> str:
     """What `moloch-eval leaderboard` prints: the Markdown without the column notes."""
-    return to_markdown(board).split("## Columns", 1)[0].rstrip() + "\n"
+    return to_markdown(board, sections=sections).split("## Columns", 1)[0].rstrip() + "\n"
