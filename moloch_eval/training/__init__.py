@@ -3,7 +3,9 @@
 - `moloch_eval.training.selfplay`: read self-play logs back, one round per sample, its winner;
 - `moloch_eval.training.build`: RFT and TFB records (`moloch-eval build-dataset`);
 - `moloch_eval.training.prompts`: the TFB "predict the audience" prompt;
-- `moloch_eval.training.sft`: LoRA SFT with TRL + PEFT (`moloch-eval train`);
+- `moloch_eval.training.chat_data`: plain chat sets, trigger tagging (`moloch-eval chat-dataset`);
+- `moloch_eval.training.sft`: LoRA SFT with TRL + PEFT (`moloch-eval train`, also
+  ``--from-adapter`` to continue an adapter), merging (`moloch-eval merge`), lineage;
 - `moloch_eval.training.adapters`: the models dir, manifests, checks (`moloch-eval adapters`);
 - `moloch_eval.training.serve`: one vLLM server for a base and its adapters (`moloch-eval serve`).
 

