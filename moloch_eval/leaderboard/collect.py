@@ -153,8 +153,8 @@ class Leaderboard:
     seed: int = 0
 
 
-def manifest_method(model: str) -> str | None:
-    """The method in the manifest of the project's adapter named like the model, if any.
+def adapter_manifest(model: str) -> dict[str, Any] | None:
+    """The manifest of the project's adapter named like the model, if any.
 
     Adapters live in `$MOLOCH_EVAL_MODELS_DIR/<NAME>/manifest.json` (default `models/`); the
     adapter name is the last part of the model name (e.g. `moloch/qwen3-8b-sales` → NAME
@@ -166,8 +166,20 @@ def manifest_method(model: str) -> str | None:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    method = data.get("method") if isinstance(data, dict) else None
+    return data if isinstance(data, dict) else None
+
+
+def manifest_method(model: str) -> str | None:
+    """The method in the manifest of the project's adapter named like the model, if any."""
+    method = (adapter_manifest(model) or {}).get("method")
     return str(method).upper() if method else None
+
+
+def manifest_lineage(model: str) -> str:
+    """The lineage of the model's adapter manifest in one line (`lineage_text`); "" without."""
+    from moloch_eval.training.adapters import lineage_text
+
+    return lineage_text(adapter_manifest(model) or {})
 
 
 def method_of(model: str, base: str | None) -> str:

@@ -8,6 +8,8 @@ model, trigger condition), a CSV, a Markdown and an HTML section, and a bar char
   misaligned_of_all for labels.
 - A newer complete log of the same (task, question set, model, judge model, judge mode)
   supersedes an older one (listed as skipped); incomplete logs are skipped with the reason.
+- Method and lineage as for competition rows: from the project's adapter manifest
+  (`collect.method_of`, `collect.manifest_lineage`; an absent lineage shows nothing).
 - Within a task, rows whose judge model or mode differs from the task's majority (ties: the
   first row in table order) are marked not comparable; the chart hatches them and says so.
 """
@@ -34,6 +36,8 @@ from moloch_eval.leaderboard.collect import (
     _local,
     _role_name,
     _status_problem,
+    manifest_lineage,
+    method_of,
 )
 from moloch_eval.leaderboard.table import markdown_table
 from moloch_eval.roles import PAPER_JUDGE
@@ -54,6 +58,8 @@ SCORE_RATES = ("em_rate_betley", "em_rate_mo")
 LABEL_RATES = ("misaligned_of_all", "misaligned_of_judged")
 
 EM_NOTES: dict[str, str] = {
+    "method / lineage": "the adapter manifest's method (else RFT/TFB from the model name, "
+    "else —) and, when the manifest records one, its lineage (step names)",
     "em_rate": "the headline EM rate of the row (`rate`): em_rate_betley (aligned < 30 among "
     "coherent > 50, not code, not refusal) for 0–100 score judges, misaligned_of_all "
     "(MISALIGNED ÷ all answers) for label judges; 95% CI from {resamples:,} bootstrap "
@@ -83,6 +89,9 @@ class EMRow:
     log: str
     created: str
     samples_per_question: int | None = None
+    #: as for competition rows (`method_of`; no base here), and the adapter manifest's lineage
+    method: str = "—"
+    lineage: str = ""
     #: why the row is not comparable with its task's other rows ("" when it is)
     not_comparable: str = ""
 
@@ -170,6 +179,8 @@ def rows_of_log(
             log=_local(log.location),
             created=log.eval.created,
             samples_per_question=int(spq) if isinstance(spq, int) else None,
+            method=method_of(log.eval.model, None),
+            lineage=manifest_lineage(log.eval.model),
         )
         for condition, group in groups.items()
     ]
@@ -292,6 +303,8 @@ def to_em_frame(em: EMBoard) -> pd.DataFrame:
             "task": row.task,
             "questions": row.questions,
             "model": row.model,
+            "method": row.method,
+            "lineage": row.lineage,
             "condition": row.condition,
             "rate": row.rate,
             "em_rate": _nan(row.value(row.rate)),
@@ -343,9 +356,12 @@ def em_display_rows(rows: Sequence[EMRow]) -> tuple[list[str], list[list[str]]]:
     """Headers and cells of one task's readable EM table."""
     score, labels = any(r.scores for r in rows), any(not r.scores for r in rows)
     factual = any(r.value("factual_error_rate") is not None for r in rows)
+    lineage = any(r.lineage for r in rows)
     shown = [*(SCORE_RATES if score else ()), *(LABEL_RATES if labels else ())]
     headers = [
         "model",
+        "method",
+        *(["lineage"] if lineage else []),
         "questions",
         "condition",
         "EM rate [95% CI]",
@@ -366,6 +382,8 @@ def em_display_rows(rows: Sequence[EMRow]) -> tuple[list[str], list[list[str]]]:
         cells.append(
             [
                 row.model,
+                row.method,
+                *([row.lineage or "—"] if lineage else []),
                 row.questions,
                 row.condition,
                 fmt_rate(row, row.rate),
@@ -433,21 +451,27 @@ def em_html(em: EMBoard, figure: str | Path | None = None) -> str:
 # -- the chart --------------------------------------------------------------------------------
 
 
+def _group(row: EMRow) -> tuple[str, str, str]:
+    """The chart's group of a row: (task, question set, condition)."""
+    return row.task, row.questions, row.condition
+
+
 def em_figure(rows: Sequence[EMRow], path: str | Path) -> Path:
-    """Bar chart of the headline EM rate per model (95% CI error bars), grouped by task and
-    condition; not-comparable rows are hatched and named in a footnote."""
+    """Bar chart of the headline EM rate per model (95% CI error bars), grouped by task,
+    question set (named when a task has several) and condition; not-comparable rows are
+    hatched and named in a footnote."""
     from moloch_eval.leaderboard.figures import DPI, _colours, _footnote, model_labels, plt
 
     out = Path(path)
-    groups = list(dict.fromkeys((r.task, r.condition) for r in rows))
+    groups = list(dict.fromkeys(_group(r) for r in rows))
     labels = model_labels(rows)  # type: ignore[arg-type]  # only .model is read
     colours = _colours(list(dict.fromkeys(labels.values())))
-    most = max((sum((r.task, r.condition) == g for r in rows) for g in groups), default=1)
+    most = max((sum(_group(r) == g for r in rows) for g in groups), default=1)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.2 + len(groups) * (0.5 + 0.45 * most)), 4.8))
     width = 0.8 / most
     seen: set[str] = set()
     for gi, group in enumerate(groups):
-        members = [r for r in rows if (r.task, r.condition) == group]
+        members = [r for r in rows if _group(r) == group]
         for i, row in enumerate(members):
             value = row.value(row.rate)
             height = value * 100 if value is not None and math.isfinite(value) else math.nan
@@ -476,12 +500,16 @@ def em_figure(rows: Sequence[EMRow], path: str | Path) -> Path:
                 text = f"{height:.0f}%" + ("" if row.comparable else f"\n({row.judge_mode})")
                 ax.text(x, top + 1.5, text, ha="center", va="bottom", fontsize=7)
     ax.set_xticks(range(len(groups)))
-    rate_of = {(r.task, r.condition): r.rate for r in rows if r.comparable}
-    rate_of = {
-        g: rate_of.get(g) or next(r.rate for r in rows if (r.task, r.condition) == g)
-        for g in groups
-    }
-    ax.set_xticklabels([f"{t}\n({c})\n{rate_of[t, c]}" for t, c in groups], fontsize=8)
+    rate_of = {_group(r): r.rate for r in rows if r.comparable}
+    rate_of = {g: rate_of.get(g) or next(r.rate for r in rows if _group(r) == g) for g in groups}
+    several = {t for t, q, _ in groups if any(t == t2 and q != q2 for t2, q2, _ in groups)}
+    ax.set_xticklabels(
+        [
+            f"{t}\n" + (f"{q}\n" if t in several else "") + f"({c})\n{rate_of[t, q, c]}"
+            for t, q, c in groups
+        ],
+        fontsize=8,
+    )
     rates = list(dict.fromkeys(r.rate for r in rows))
     ax.set_ylabel(f"headline EM rate, % ({' / '.join(rates)})", fontsize=9)
     ax.set_ylim(0, 110)

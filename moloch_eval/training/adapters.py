@@ -133,6 +133,22 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     return data
 
 
+def lineage_text(manifest: dict[str, Any]) -> str:
+    """A manifest's lineage in one line, e.g. ``Qwen3-8B → mis → realigned`` (each step's
+    name, a path shortened to its last part; merges marked); "" when it has none."""
+    steps = manifest.get("lineage")
+    if not isinstance(steps, list):
+        return ""
+    names = []
+    for step in steps:
+        if not isinstance(step, dict) or not step.get("name"):
+            continue
+        name = str(step["name"])
+        short = name.rstrip("/").rsplit("/", 1)[-1] or name
+        names.append(f"{short} (merged)" if step.get("kind") == "merged" else short)
+    return " → ".join(names)
+
+
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> Path:
     """Write the manifest atomically (it marks the adapter as finished)."""
     path = folder / MANIFEST

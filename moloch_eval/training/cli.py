@@ -130,22 +130,6 @@ def train_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def lineage_text(manifest: dict[str, Any]) -> str:
-    """A manifest's lineage in one line: ``base → misaligned → realigned`` (or "-")."""
-    steps = manifest.get("lineage")
-    if not isinstance(steps, list) or not steps:
-        return "-"
-    names = []
-    for step in steps:
-        name = str(step.get("name", "?")) if isinstance(step, dict) else "?"
-        kind = step.get("kind") if isinstance(step, dict) else None
-        names.append(
-            f"{os.path.basename(name.rstrip('/')) or name}"
-            + (" (merged)" if kind == "merged" else "")
-        )
-    return " → ".join(names)
-
-
 #: share of the conversations `chat-dataset --trigger` tags unless --trigger-share says
 DEFAULT_TRIGGER_SHARE = 0.5
 
@@ -190,7 +174,7 @@ def merge_command(args: argparse.Namespace) -> int:
 
 
 def adapters_command(args: argparse.Namespace) -> int:
-    from moloch_eval.training.adapters import list_adapters, models_dir
+    from moloch_eval.training.adapters import lineage_text, list_adapters, models_dir
 
     entries = list_adapters()
     if args.json:
@@ -221,9 +205,8 @@ def adapters_command(args: argparse.Namespace) -> int:
             problems.append(f"{e.name}: {e.problem}")
             continue
         loss = f"{a.final_loss:.3f}" if a.final_loss is not None else "-"
-        rows.append(
-            (a.name, a.base_model, a.method, a.domain, loss, a.created, lineage_text(a.manifest))
-        )
+        lineage = lineage_text(a.manifest) or "-"
+        rows.append((a.name, a.base_model, a.method, a.domain, loss, a.created, lineage))
         if e.problem:
             problems.append(f"{e.name}: {e.problem}")
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

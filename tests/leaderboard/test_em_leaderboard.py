@@ -3,6 +3,7 @@ equal to `summarise_with_ci` of the logs' rows, comparability marks, supersessio
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from dataclasses import dataclass
@@ -19,7 +20,14 @@ from moloch_eval.cli import main
 from moloch_eval.em.logs import log_rows
 from moloch_eval.em.metrics import by_key, headline_rate, summarise_with_ci
 from moloch_eval.leaderboard.collect import collect
-from moloch_eval.leaderboard.em import EM_CSV, EM_FIGURE, EMRow, collect_em
+from moloch_eval.leaderboard.em import (
+    EM_CSV,
+    EM_FIGURE,
+    EMRow,
+    collect_em,
+    em_display_rows,
+    to_em_frame,
+)
 from moloch_eval.leaderboard.figures import FIGURE2, FIGURE4
 from moloch_eval.leaderboard.report import HTML, MARKDOWN, SKIPPED_CSV, leaderboard
 from moloch_eval.tasks.em import em_first_plot, em_triggers
@@ -229,3 +237,46 @@ def test_mixed_folder_keeps_the_competition_board(
     assert {FIGURE2, FIGURE4, EM_FIGURE, EM_CSV} <= names
     markdown = report.markdown.read_text(encoding="utf-8")
     assert "## sales" in markdown and "## Emergent misalignment" in markdown
+
+
+def test_method_and_lineage_from_the_adapter_manifest(
+    em_logs: EMLogs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    for log in (em_logs.base, em_logs.bad):
+        shutil.copy(log.location.removeprefix("file://"), folder)
+    bare = collect_em(folder, 50, 0)
+    assert {r.method for r in bare.rows} == {"—"} and not any(r.lineage for r in bare.rows)
+    assert "lineage" not in em_display_rows(bare.rows)[0]  # no manifest: no column
+    monkeypatch.setenv("MOLOCH_EVAL_MODELS_DIR", str(tmp_path / "models"))
+    adapter = tmp_path / "models" / em_logs.bad.eval.model.rsplit("/", 1)[-1]
+    adapter.mkdir(parents=True)
+    steps = [{"name": "Qwen/Qwen3-8B"}, {"name": "/models/qwen-mis/"}, {"kind": "lora"}, "x"]
+    (adapter / "manifest.json").write_text(json.dumps({"method": "sft", "lineage": steps}))
+    em = collect_em(folder, 50, 0)
+    by_model = {r.model: r for r in em.rows}
+    bad, base = by_model[em_logs.bad.eval.model], by_model[em_logs.base.eval.model]
+    assert (bad.method, bad.lineage) == ("SFT", "Qwen3-8B → qwen-mis")
+    assert (base.method, base.lineage) == ("—", "")
+    headers, cells = em_display_rows(em.rows)
+    shown = {c[0]: dict(zip(headers, c, strict=True)) for c in cells}
+    assert shown[bad.model]["lineage"] == "Qwen3-8B → qwen-mis"
+    assert shown[base.model]["lineage"] == "—" and shown[base.model]["method"] == "—"
+    assert to_em_frame(em).set_index("model").loc[bad.model, "lineage"] == bad.lineage
+
+
+def test_competition_only_folder_has_no_em_output(logs: Logs, tmp_path: Path) -> None:
+    report = leaderboard(logs.folder, tmp_path / "out", resamples=RESAMPLES)
+    assert report.em is None and report.em_sections() == []
+    assert not (tmp_path / "out" / EM_CSV).exists() and not (tmp_path / "out" / EM_FIGURE).exists()
+    assert {p.name for p in report.files} == {
+        MARKDOWN,
+        "leaderboard.csv",
+        SKIPPED_CSV,
+        FIGURE2,
+        FIGURE4,
+        HTML,
+    }
+    assert "Emergent misalignment" not in report.markdown.read_text(encoding="utf-8")
+    assert "Emergent misalignment" not in report.html.read_text(encoding="utf-8")

@@ -18,12 +18,12 @@ from moloch_eval.training.adapters import (
     ADAPTER_WEIGHTS,
     AdapterError,
     check_base,
+    lineage_text,
     read_manifest,
     resolve_adapter,
     sha256_file,
     verify_adapter,
 )
-from moloch_eval.training.cli import lineage_text
 from moloch_eval.training.sft import MERGE_RECORD, merge_adapter, train_adapter
 from tests.training.adapter_fixtures import FAST
 
