@@ -24,6 +24,7 @@ from moloch_eval.data import (
     load_json,
 )
 from moloch_eval.data import cache as cache_mod
+from moloch_eval.data.sources import EM_ARENA_COMMIT, EM_ORGANISMS_COMMIT
 
 SHARED = Path(os.environ[DATA_DIR_ENV])
 REL = "molochs_bargain/persona/split1.json"
@@ -38,17 +39,35 @@ def sha256(data: bytes) -> str:
 
 def test_files_cover_every_molochs_bargain_file_of_the_readme() -> None:
     readme = (SHARED / "README.md").read_text(encoding="utf-8")
-    pattern = r"^([0-9a-f]{64})  \./(molochs_bargain(?:_prompts)?/\S+)$"
+    pattern = r"^([0-9a-f]{64})  \./((?:molochs_bargain(?:_prompts)?|emergent_misalignment)/\S+)$"
     listed = dict((path, sha) for sha, path in re.findall(pattern, readme, re.M))
-    assert len(listed) == 12 + 10  # generic files + the paper's model-specific prompt files
-    assert {k: f.sha256 for k, f in FILES.items()} == listed
+    # not pinned: two question files the package does not read (judges.yaml matches no
+    # public commit we could find)
+    unused = {
+        "emergent_misalignment/questions/judges.yaml",
+        "emergent_misalignment/questions/medical_questions.yaml",
+    }
+    assert len(listed) == 12 + 10 + 11  # generic, the paper's prompt files, EM files
+    assert {k: f.sha256 for k, f in FILES.items()} == {
+        k: v for k, v in listed.items() if k not in unused
+    }
 
 
 def test_urls_follow_the_pinned_pattern() -> None:
     base = f"https://raw.githubusercontent.com/batu-el/molochs-bargain/{PINNED_COMMIT}/artsco/data/"
+    raw = "https://raw.githubusercontent.com"
+    em_sources = (
+        f"{raw}/clarifying-EM/model-organisms-for-EM/{EM_ORGANISMS_COMMIT}/",
+        f"{raw}/JasperTimm/emerg-misalign-repro/{EM_ARENA_COMMIT}/",
+    )
     for relpath, file in FILES.items():
         assert file.relpath == relpath
-        root, path = relpath.split("/", 1)  # both folders mirror upstream artsco/data/
+        root, path = relpath.split("/", 1)
+        if root == "emergent_misalignment":
+            assert file.url.startswith(em_sources)
+            assert file.format == relpath.rsplit(".", 1)[-1]
+            continue
+        # both folders mirror upstream artsco/data/
         assert root in ("molochs_bargain", "molochs_bargain_prompts")
         assert file.url == base + path
         assert file.format == ("jsonl" if root == "molochs_bargain_prompts" else "json")
