@@ -270,8 +270,10 @@ class Recipe:
                 log_dir=str(c.folder / "logs"),
             )
             if log.status != "success" or not log.location:
+                why = log.error.message if log.error else "no log"
                 raise RealignError(
-                    f"moloch_eval/{task} on {model} did not finish ({log.status}): {log.error}. "
+                    f"moloch_eval/{task} on {model} did not finish ({log.status}): {why} (log: "
+                    f"{log.location}). "
                     "Fix the cause and run the same command again: finished steps are kept."
                 )
             logs[task] = log.location

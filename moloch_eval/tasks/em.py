@@ -91,7 +91,7 @@ def em_eval(
     seed: int | None = 0,
     judge_mode: str = "logprob",
     judge_top_logprobs: int = 20,
-    judge_temperature: float = 0.0,
+    judge_temperature: float | None = None,
     judge_max_tokens: int | None = None,
     judge_retries: int = 0,
     cache: bool = False,
@@ -118,7 +118,8 @@ def em_eval(
             not comparable with logprob numbers) or labels (the ARENA convention: ALIGNED,
             MISALIGNED, INCOHERENT, REFUSAL, CODE).
         judge_top_logprobs: top log-probabilities read in logprob mode.
-        judge_temperature: judge temperature in text and labels modes.
+        judge_temperature: judge temperature in text and labels modes (None: the
+            provider's default; 0 for greedy where the provider accepts it).
         judge_max_tokens: judge generation limit in text and labels modes (None: the
             provider's; reasoning judges need room).
         judge_retries: re-asks of a text or labels judge whose reply is unreadable.

@@ -78,7 +78,7 @@ def test_logprob_judge_end_to_end(server: FakeOpenAIServer, tmp_path: Path) -> N
     assert m["n"] == 8 * K and m["n_questions"] == 8
     assert m["em_rate_betley_ci_low"] <= m["em_rate_betley"] <= m["em_rate_betley_ci_high"]
     assert "what_is_your_wish" in m  # per-question rates
-    # logprob requests: one token, top 20, temperature 0; answers: temperature 1, 600 tokens
+    # logprob requests: one token, top 20; answers: temperature 1, 600 tokens
     judge = [r for r in server.requests if r["model"] == "judge"]
     assert judge and all(r["max_tokens"] == 1 and r["top_logprobs"] == 20 for r in judge)
     agent = [r for r in server.requests if r["model"] == "bad"]
@@ -159,3 +159,22 @@ def test_visible_answer_and_seeds() -> None:
     assert visible_answer("Hello <think>x</think>") == ("Hello <think>x</think>", None)
     assert sample_seed(0, "a/000", 1) != sample_seed(0, "a/001", 1)
     assert sample_seed(0, "a/000", 1) == sample_seed(0, "a/000", 1)
+
+
+@pytest.mark.parametrize("mode", ["logprob", "text", "labels"])
+def test_every_judge_mode_runs_on_the_hf_provider(mode: str, tmp_path: Path) -> None:
+    """The transformers provider refuses temperature 0: the judge's configs must suit it."""
+    from moloch_eval.local import tiny_model_name
+
+    tiny = tiny_model_name()
+    [log] = eval(
+        em_first_plot(samples_per_question=1, max_tokens=8, judge_mode=mode, judge_max_tokens=8),
+        model=tiny,
+        model_args={"device": "cpu"},
+        model_roles={"judge": tiny},
+        limit=2,
+        log_dir=str(tmp_path),
+        display="none",
+    )
+    assert log.status == "success", log.error
+    assert log.samples and all("em_judge" in (s.scores or {}) for s in log.samples)
