@@ -350,10 +350,12 @@ def report_lines(report: dict[str, Any]) -> list[str]:
         for condition, entry in conditions.items():
             rate = entry["rate"]
             lines += [f"## moloch_eval/{task}, condition {condition} ({rate})", ""]
-            lines += ["| model | EM rate [95% CI] | n |", "|---|---|---|"]
+            lines += ["| model | EM rate [95% CI] | n | unjudged |", "|---|---|---|---|"]
             for key, _ in MODELS:
                 summary = entry["models"][key]
-                lines.append(f"| {key} | {_ci(summary, rate)} | {summary.get('n', 0)} |")
+                unjudged = summary.get("invalid_rate")
+                shown = "—" if unjudged is None else f"{100 * unjudged:.0f}%"
+                lines.append(f"| {key} | {_ci(summary, rate)} | {summary.get('n', 0)} | {shown} |")
             lines += [
                 "",
                 "| arm | ΔEM (mis − base) | Δ (arm − mis) | recovery |",
@@ -367,7 +369,8 @@ def report_lines(report: dict[str, Any]) -> list[str]:
                 )
             lines.append("")
     lines.append(
-        "Recovery = (EM_mis − EM_arm) / (EM_mis − EM_base); CIs resample questions (paired)."
+        "Recovery = (EM_mis − EM_arm) / (EM_mis − EM_base); CIs resample questions (paired). "
+        "Unjudged: answers the judge gave no usable score or label (— where no rate applies)."
     )
     return lines
 
