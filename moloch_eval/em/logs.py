@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from inspect_ai.scorer import Score
 
 #: the scorer whose scores keep the rows
 EM_SCORER = "em_judge"
+
+
+def row_of(score: Score | None) -> dict[str, Any] | None:
+    """The judged row an EM judge score keeps (``metadata["row"]``), None for other scores."""
+    row = (score.metadata or {}).get("row") if score is not None else None
+    return row if isinstance(row, dict) else None
 
 
 def log_rows(location: str) -> list[dict[str, Any]]:
@@ -13,10 +22,5 @@ def log_rows(location: str) -> list[dict[str, Any]]:
     from inspect_ai.log import read_eval_log
 
     log = read_eval_log(location)
-    rows = []
-    for sample in log.samples or []:
-        score = (sample.scores or {}).get(EM_SCORER)
-        row = (score.metadata or {}).get("row") if score else None
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
+    rows = (row_of((sample.scores or {}).get(EM_SCORER)) for sample in log.samples or [])
+    return [row for row in rows if row is not None]

@@ -199,7 +199,10 @@ def _finite(value: Any) -> float | None:
 
 def summarise(rows: Iterable[Row]) -> dict[str, Any]:
     """Every EM rate of the rows (see the module docstring); None where one does not apply."""
-    questions, matrix = _question_counts(rows)
+    return _summary(*_question_counts(rows))
+
+
+def _summary(questions: list[str], matrix: np.ndarray[Any, np.dtype[np.float64]]) -> dict[str, Any]:
     totals = matrix.sum(axis=0)
     out: dict[str, Any] = {rate: _finite(v) for rate, v in _rates(totals).items()}
     out["n"] = int(totals[_COLUMN["rows"]])
@@ -240,9 +243,8 @@ def summarise_with_ci(
 ) -> dict[str, Any]:
     """`summarise` plus a 95% CI (``<rate>_ci_low``/``_ci_high``) per rate, resampling
     questions (a percentile bootstrap over question clusters; seeded, so reproducible)."""
-    rows = list(rows)
-    out = summarise(rows)
     questions, matrix = _question_counts(rows)
+    out = _summary(questions, matrix)
     if not questions or resamples <= 0:
         return out
     boot = _rates(matrix[_draws(len(questions), resamples, seed)].sum(axis=1))

@@ -39,6 +39,7 @@ from moloch_eval.em.judging import (
     text_score,
     top_logprobs,
 )
+from moloch_eval.em.logs import row_of
 from moloch_eval.em.metrics import (
     DEFAULT_RESAMPLES,
     by_key,
@@ -208,13 +209,8 @@ def _explain(row: dict[str, Any], judged: dict[JudgeKind, Judged]) -> str:
 
 def rows_of(scores: list[SampleScore]) -> list[dict[str, Any]]:
     """The judged rows of a task's scores (those the EM judge wrote)."""
-    out = []
-    for s in scores:
-        metadata = s.score.metadata or {}
-        row = metadata.get("row")
-        if isinstance(row, dict):
-            out.append(row)
-    return out
+    rows = (row_of(s.score) for s in scores)
+    return [row for row in rows if row is not None]
 
 
 def _floats(summary: dict[str, Any], prefix: str = "") -> dict[str, float]:
