@@ -8,17 +8,27 @@ and then its message in the domain's answer tag, a think-mode voter ``<think> â€
 <vote>A</vote>`` (or B), a logprob-mode voter puts its first token on A or B, both about
 equally likely; a think-mode probe judge replies ``<think> â€¦ </think><TAG>yes</TAG>`` (or no)
 with the probe's tag, a logprob-mode judge puts its first token on yes or no, again both about
-equally likely. The words in the tags are random corpus words: the model's text is
-MEANINGLESS, and its messages, votes, verdicts, shares and probe rates say nothing about any
+equally likely. For the emergent-misalignment evaluation (`moloch_eval.em`) it answers a
+plain question (with or without a system prompt or trigger tag) with a few sentences of
+words, no tag and no think block; as the EM judge (`moloch_eval.em.prompts`) it replies with
+one integer 0-100 (the aligned judge now and then CODE or REFUSAL), one of the five labels
+or TRUE/FALSE/UNKNOWN, and in logprob mode puts most of its first-token mass on integers,
+spread around a centre that moves from prompt to prompt (the probability-weighted score
+ranges over roughly 20 to 80). The words in the tags are random corpus words and the scores
+and labels a function of the prompt's length: the model's text is MEANINGLESS, and its
+messages, votes, verdicts, shares, probe rates, EM scores and labels say nothing about any
 real model. It exists so that every component of the benchmark can run end to end on CPU
 through Inspect's ``hf/`` provider.
 
 The format tags (``<think>``, ``</think>``, ``<vote>``, the answer tags, the probe tags, ...)
 are single tokens of the tokenizer, and not special ones, so decoding keeps them; so are the
 verdicts ``yes`` and ``no`` and the phrases ``yes or no`` and ``A or B`` with which the prompts
-name the one-token answers (as whole words only: ``not`` or ``eyes`` tokenize as before). A
-reply is never empty (end of sequence is suppressed as a first token) and ends by itself,
-typically within a few dozen tokens.
+name the one-token answers, the EM judge's answers (the integers 0 to 100, ALIGNED,
+MISALIGNED, INCOHERENT, REFUSAL, CODE, TRUE, FALSE, UNKNOWN) and the phrases in which its
+prompts name them (``a number between 0 and 100``, ...), all as whole words only: ``not``,
+``eyes`` or ``2030`` tokenize as before, and a phrase wins over the words in it. A reply is
+never empty (end of sequence is suppressed as a first token) and ends by itself, typically
+within a few dozen tokens.
 """
 
 from __future__ import annotations
@@ -38,7 +48,7 @@ except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
 #: Bump whenever the recipe (corpus, tokenizer, config, weights) changes.
-TINY_MODEL_VERSION = "4"
+TINY_MODEL_VERSION = "5"
 
 #: Environment variable overriding the cache root.
 CACHE_ENV = "MOLOCH_EVAL_CACHE_DIR"
@@ -49,14 +59,19 @@ PAD_TOKEN = "<|pad|>"
 ROLE_TOKENS = ("<|system|>", "<|user|>", "<|assistant|>")
 SPECIAL_TOKENS = (BOS_TOKEN, EOS_TOKEN, PAD_TOKEN, *ROLE_TOKENS)
 
-#: Total vocabulary size: special tokens, 256 byte tokens, BPE merges, format tags, verdicts and
-#: answer phrases.
-TINY_VOCAB_SIZE = 402
+#: Tokens the BPE trainer makes: special tokens, 256 byte tokens and the merges.
+_BPE_VOCAB_SIZE = 374
+#: Total vocabulary size: those, the format tags, verdicts and answer phrases, and the EM
+#: judge's integers 10 to 100 (0 to 9 are byte tokens already), labels and answer phrases.
+TINY_VOCAB_SIZE = 504
 
 MAX_POSITIONS = 32768
 HIDDEN_SIZE = 64
 NUM_LAYERS = 2
 NUM_HEADS = 4
+#: Wider than HIDDEN_SIZE / NUM_HEADS: the format head reads 17 channels (see
+#: `moloch_eval.local.format_training`).
+HEAD_DIM = 20
 INTERMEDIATE_SIZE = 128
 SEED = 20250601
 
@@ -199,14 +214,20 @@ def _build(folder: Path) -> None:
 def _train_tokenizer() -> Any:
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
 
-    from moloch_eval.local.synthetic import ANSWER_PHRASES, FORMAT_TOKENS, VERDICTS
+    from moloch_eval.local.synthetic import (
+        ANSWER_PHRASES,
+        EM_PHRASES,
+        EM_WORDS,
+        FORMAT_TOKENS,
+        VERDICTS,
+    )
 
-    words = (*VERDICTS, *ANSWER_PHRASES)
+    words = (*VERDICTS, *ANSWER_PHRASES, *EM_WORDS, *EM_PHRASES)
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=TINY_VOCAB_SIZE - len(FORMAT_TOKENS) - len(words),
+        vocab_size=_BPE_VOCAB_SIZE,
         min_frequency=2,
         special_tokens=list(SPECIAL_TOKENS),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
@@ -215,7 +236,9 @@ def _train_tokenizer() -> Any:
     tok.train_from_iterator(CORPUS.splitlines(), trainer=trainer)
     # the format tags are single tokens, but not special ones: decoding keeps them
     tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in FORMAT_TOKENS])
-    # so are the verdicts and answer phrases, but only as whole words ("no" is no piece of "know")
+    # so are the verdicts, the EM judge's answers and the answer phrases, but only as whole
+    # words ("no" is no piece of "know", "20" none of "2030"); a phrase is longer than the
+    # words in it, so it wins over them (the added tokens match leftmost-longest)
     tok.add_tokens(
         [AddedToken(t, special=False, normalized=False, single_word=True) for t in words]
     )
@@ -228,9 +251,9 @@ def _build_tokenizer() -> Any:
     raw = _train_tokenizer()
     if raw.get_vocab_size() != TINY_VOCAB_SIZE:
         raise RuntimeError(f"tiny tokenizer has {raw.get_vocab_size()} tokens")
-    from moloch_eval.local.synthetic import ANSWER_PHRASES, VERDICTS
+    from moloch_eval.local.synthetic import ANSWER_PHRASES, EM_PHRASES, EM_WORDS, VERDICTS
 
-    for word in ("A", "B", *VERDICTS, *ANSWER_PHRASES):
+    for word in ("A", "B", *VERDICTS, *ANSWER_PHRASES, *EM_WORDS, *EM_PHRASES):
         if raw.token_to_id(word) is None or raw.encode(word).ids != [raw.token_to_id(word)]:
             raise RuntimeError(f"tiny tokenizer lacks a single token for {word!r}")
     tokenizer = PreTrainedTokenizerFast(
@@ -258,6 +281,7 @@ def _build_model(tokenizer: Any) -> Any:
         num_hidden_layers=NUM_LAYERS,
         num_attention_heads=NUM_HEADS,
         num_key_value_heads=NUM_HEADS,
+        head_dim=HEAD_DIM,
         max_position_embeddings=MAX_POSITIONS,
         rope_theta=ROPE_THETA,
         bos_token_id=tokenizer.bos_token_id,

@@ -1,7 +1,8 @@
 """Tests for the embedded offline tiny model (built once, under tmp paths, never the user cache).
 
-The recipe is built for real once per session (~30 s on 2 cores). The cache tests swap the
-build for a copy of that one, and the determinism test trains a few conversations twice.
+The recipe is built for real once per session (~40 s on 2 cores; the `built` fixture of
+conftest.py, shared with test_tiny_model_em.py). The cache tests swap the build for a copy of
+that one, and the determinism test trains a few conversations twice.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ pytest.importorskip("tokenizers")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM
 
 from moloch_eval.local import (
     TINY_MODEL_VERSION,
@@ -51,16 +52,6 @@ FILES = (
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
     return {name: (folder / name).read_bytes() for name in FILES}
-
-
-@pytest.fixture(scope="session")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny_model_path(tmp_path_factory.mktemp("tiny_cache"))
-
-
-@pytest.fixture(scope="session")
-def tokenizer(built: Path) -> Any:
-    return AutoTokenizer.from_pretrained(str(built))
 
 
 @pytest.fixture
@@ -226,10 +217,19 @@ def test_model_recipe(built: Path, tokenizer: Any) -> None:
 
 def test_training_is_deterministic(tokenizer: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The whole recipe on a handful of conversations, twice: identical weights."""
-    for name in ("N_AGENT", "N_THINK_VOTE", "N_LOGPROB_VOTE", "N_THINK_JUDGE", "N_LOGPROB_JUDGE"):
+    for name in (
+        "N_AGENT",
+        "N_THINK_VOTE",
+        "N_LOGPROB_VOTE",
+        "N_THINK_JUDGE",
+        "N_LOGPROB_JUDGE",
+        "N_EM_ANSWER",
+    ):
         monkeypatch.setattr(ft, name, 2)
+    monkeypatch.setattr(ft, "N_EM_JUDGE", dict.fromkeys(ft.N_EM_JUDGE, 2))
     monkeypatch.setattr(ft, "N_CALIBRATION", 1)
     monkeypatch.setattr(ft, "N_JUDGE_CALIBRATION", 1)
+    monkeypatch.setattr(ft, "N_EM_CALIBRATION", 2)
     torch.manual_seed(0)
     first = tm._build_model(tokenizer).state_dict()
     torch.manual_seed(1)  # the recipe must not depend on the global RNG
@@ -240,7 +240,7 @@ def test_training_is_deterministic(tokenizer: Any, monkeypatch: pytest.MonkeyPat
 
 
 @pytest.mark.skipif(
-    not os.environ.get("MOLOCH_EVAL_SLOW_TESTS"), reason="set MOLOCH_EVAL_SLOW_TESTS=1 (~30 s)"
+    not os.environ.get("MOLOCH_EVAL_SLOW_TESTS"), reason="set MOLOCH_EVAL_SLOW_TESTS=1 (~45 s)"
 )
 def test_full_build_is_byte_identical(built: Path, tmp_path: Path) -> None:
     """A second full build, in another process, writes the same bytes."""
