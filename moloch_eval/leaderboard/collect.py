@@ -126,6 +126,8 @@ class Row:
     invalid_judgement_rate: float
     log: str
     created: str
+    #: the log's completion time (microseconds): orders two logs created in one second
+    completed: str = ""
     method: str = "—"
     notes: list[str] = field(default_factory=list)
     #: why the row is not comparable, by condition field (empty when it is)
@@ -411,8 +413,15 @@ def build_row(
         invalid_judgement_rate=_ratio(bad, made),
         log=_local(log.location),
         created=log.eval.created,
+        completed=recency(log)[1],
         notes=notes,
     )
+
+
+def recency(log: EvalLog) -> tuple[str, str]:
+    """Sort key for "the newest log": created (to the second), then the completion time (to the
+    microsecond), so two logs created in the same second are still ordered."""
+    return log.eval.created, log.stats.completed_at or ""
 
 
 def read_rows(
@@ -518,7 +527,7 @@ def select(rows: Sequence[Row], bases: Sequence[str]) -> tuple[list[Row], list[S
     for row in sorted(candidates, key=lambda r: preference[r.base]):
         best.setdefault((row.domain, row.model), row.base)
     newest: dict[tuple[str, str, str, Conditions], Row] = {}
-    for row in sorted(candidates, key=lambda r: r.created, reverse=True):
+    for row in sorted(candidates, key=lambda r: (r.created, r.completed), reverse=True):
         preferred = best[row.domain, row.model]
         if row.base != preferred:
             skipped.append(

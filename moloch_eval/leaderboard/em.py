@@ -38,6 +38,7 @@ from moloch_eval.leaderboard.collect import (
     _status_problem,
     manifest_lineage,
     method_of,
+    recency,
 )
 from moloch_eval.leaderboard.table import markdown_table
 from moloch_eval.roles import PAPER_JUDGE
@@ -246,7 +247,7 @@ def collect_em(log_dir: str | Path, resamples: int = DEFAULT_RESAMPLES, seed: in
         else:
             complete.append((header, meta))
     newest: dict[tuple[str, ...], EvalLog] = {}
-    for header, meta in sorted(complete, key=lambda hm: hm[0].eval.created, reverse=True):
+    for header, meta in sorted(complete, key=lambda hm: recency(hm[0]), reverse=True):
         kept = newest.setdefault(_log_key(header, meta), header)
         if kept is not header:
             skipped.append(

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,6 +142,26 @@ def test_judge_mode_minority_is_not_comparable_and_newer_log_supersedes(
         Path(em_logs.old_base.location).name: "superseded by the newer EM log "
         f"{Path(em_logs.base.location).name} of the same task, questions, model and judge"
     }
+
+
+@pytest.mark.parametrize("shift", [-60, 60])
+def test_em_logs_created_in_one_second_are_ordered_by_completion(
+    em_logs: EMLogs, tmp_path: Path, shift: int
+) -> None:
+    """`created` is to the second: the completion time, not the files, orders two EM logs
+    created in one second."""
+    assert em_logs.base.location
+    newer = read_eval_log(em_logs.base.location)
+    older = newer.model_copy(deep=True)
+    older.stats.completed_at = "2000-01-01T00:00:00.000001+00:00"
+    write_eval_log(newer, str(tmp_path / "b_newer.eval"))
+    write_eval_log(older, str(tmp_path / "a_older.eval"))
+    # neither the files' times nor their names may decide
+    os.utime(tmp_path / "a_older.eval", (time.time() + shift, time.time() + shift))
+    em = collect_em(tmp_path, RESAMPLES, 0)
+    assert [Path(r.log).name for r in em.rows] == ["b_newer.eval"]
+    [skipped] = em.skipped
+    assert skipped.log.endswith("_older.eval") and skipped.reason.startswith("superseded")
 
 
 def test_report_files_tables_and_chart(em_logs: EMLogs, report_dir: Path) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -266,6 +268,27 @@ def test_newer_duplicate_supersedes_older(logs: Logs, tmp_path: Path) -> None:
     write_eval_log(older, str(tmp_path / "2000-01-01T00-00-00-00-00_sales_older.eval"))
     board = collect(tmp_path)
     assert [r.model for r in board.rows] == [BASE_MODEL, MODELS["rft"]]
+    [skipped] = board.skipped
+    assert skipped.log.endswith("_older.eval") and skipped.reason.startswith("superseded")
+
+
+@pytest.mark.parametrize("shift", [-60, 60])
+def test_logs_created_in_one_second_are_ordered_by_completion(
+    logs: Logs, tmp_path: Path, shift: int
+) -> None:
+    """`created` is to the second: the completion time, not the files, orders two logs
+    created in one second."""
+    from inspect_ai.log import read_eval_log, write_eval_log
+
+    newer = read_eval_log(logs.tuned["rft", "sales"].location)
+    older = newer.model_copy(deep=True)
+    older.stats.completed_at = "2000-01-01T00:00:00.000001+00:00"
+    write_eval_log(newer, str(tmp_path / "b_newer.eval"))
+    write_eval_log(older, str(tmp_path / "a_older.eval"))
+    # neither the files' times nor their names may decide
+    os.utime(tmp_path / "a_older.eval", (time.time() + shift, time.time() + shift))
+    board = collect(tmp_path)
+    assert [Path(r.log).name for r in board.rows] == ["b_newer.eval"]
     [skipped] = board.skipped
     assert skipped.log.endswith("_older.eval") and skipped.reason.startswith("superseded")
 
