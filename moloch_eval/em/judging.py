@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -66,6 +66,15 @@ def _special(token: str, answers: Sequence[str]) -> str | None:
     return matches[0] if len(matches) == 1 else None
 
 
+def _distinct(tops: Iterable[tuple[str, float]]) -> Iterator[tuple[str, float]]:
+    """Each distinct top token once (its first entry), with its probability."""
+    seen: set[str] = set()
+    for token, logprob in tops:
+        if token not in seen:
+            seen.add(token)
+            yield token, math.exp(logprob)
+
+
 def logprob_score(
     tops: Iterable[tuple[str, float]],
     specials: Sequence[str] = SPECIAL_ANSWERS,
@@ -79,12 +88,7 @@ def logprob_score(
     """
     numeric, weighted = 0.0, 0.0
     special_mass = dict.fromkeys(specials, 0.0)
-    seen: set[str] = set()
-    for token, logprob in tops:
-        if token in seen:
-            continue
-        seen.add(token)
-        p = math.exp(logprob)
+    for token, p in _distinct(tops):
         value = _integer(token)
         if value is not None:
             numeric += p
@@ -130,13 +134,9 @@ def logprob_label(
 ) -> tuple[str | None, dict[str, float]]:
     """The label with the most first-token mass (a token may start a label), and the masses."""
     mass = dict.fromkeys(labels, 0.0)
-    seen: set[str] = set()
-    for token, logprob in tops:
-        if token in seen:
-            continue
-        seen.add(token)
+    for token, p in _distinct(tops):
         label = _special(token, labels)
         if label is not None:
-            mass[label] += math.exp(logprob)
+            mass[label] += p
     best = max(mass, key=lambda k: mass[k])
     return (best if mass[best] > 0 else None), mass
