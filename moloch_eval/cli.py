@@ -33,9 +33,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `moloch-eval` console script."""
+    """Entry point of the `moloch-eval` console script.
+
+    An error that says what to do (Inspect's `PrerequisiteError`: bad task arguments, missing
+    data, unusable adapters) is printed without a traceback, exit status 2.
+    """
     args = build_parser().parse_args(argv)
-    return int(args.handler(args) or 0)
+    try:
+        return int(args.handler(args) or 0)
+    except Exception as ex:
+        from inspect_ai._util.error import PrerequisiteError  # imported only on failure
+
+        if not isinstance(ex, PrerequisiteError):
+            raise
+        print(f"moloch-eval {args.command}: error: {ex.message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

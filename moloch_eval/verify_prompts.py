@@ -111,7 +111,7 @@ def tokenizer_renderer(model: str) -> Renderer:
     except ImportError as exc:  # pragma: no cover - transformers is a dependency
         raise VerifyPromptsError(f"--tokenizer needs transformers: {exc}") from exc
     try:
-        tokenizer = AutoTokenizer.from_pretrained(model)
+        tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=False)
     except Exception as exc:  # offline hub, gated repository, missing files ...
         reason = str(exc).strip().rstrip(".")
         raise VerifyPromptsError(

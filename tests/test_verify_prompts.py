@@ -93,7 +93,7 @@ class FakeTokenizer:
 
     @classmethod
     def from_pretrained(cls, model: str, **kwargs: Any) -> FakeTokenizer:
-        assert "trust_remote_code" not in kwargs
+        assert kwargs.get("trust_remote_code") is False  # never remote code
         return cls(model)
 
     def apply_chat_template(self, messages: list[dict[str, str]], **kwargs: Any) -> str:

@@ -24,6 +24,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from inspect_ai._util.error import PrerequisiteError
+
 from moloch_eval.data.sources import FILES, DataFile
 
 DATA_DIR_ENV = "MOLOCH_EVAL_DATA_DIR"
@@ -38,8 +40,19 @@ _digests: dict[tuple[str, int, int, int], str] = {}
 _download_lock = threading.Lock()
 
 
-class DataFileError(RuntimeError):
-    """A data file is unknown, missing, damaged or could not be downloaded."""
+class DataFileError(PrerequisiteError, RuntimeError):
+    """A data file is unknown, missing, damaged or could not be downloaded.
+
+    A `PrerequisiteError`, so `inspect eval` prints the message (which says what to do)
+    without a traceback when a task cannot load its data.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.args = (message,)
+
+    def __str__(self) -> str:
+        return str(self.message)
 
 
 def mirror_dir() -> Path | None:
@@ -157,11 +170,22 @@ def _download(file: DataFile, dest: Path) -> None:
 def _from_cache(file: DataFile, root: Path) -> Path:
     dest = root / file.relpath
     with _download_lock:
+        damaged: str | None = None
         if dest.is_file():
-            if file_sha256(dest) == file.sha256:
+            damaged = file_sha256(dest)
+            if damaged == file.sha256:
                 return dest
             dest.unlink()  # damaged or stale (e.g. truncated): fetch it again, once
-        _download(file, dest)
+        try:
+            _download(file, dest)
+        except DataFileError as ex:
+            if damaged is None:
+                raise
+            raise DataFileError(
+                f"The cached copy of data file {file.relpath} at {dest} was damaged (SHA-256 "
+                f"{damaged}, expected {file.sha256}) and was removed; fetching it again "
+                f"failed. {ex}"
+            ) from ex
     return dest
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,27 +30,47 @@ def parse_task_args(items: list[str] | None) -> dict[str, Any]:
 
 
 def leaderboard_command(args: argparse.Namespace) -> int:
-    """Read a log folder and write the leaderboard files; print the tables."""
-    from moloch_eval.leaderboard.report import leaderboard
+    """Read a log folder and write the leaderboard files; print the tables.
+
+    A folder that gives no row (no log, or only logs of the wrong kind) is refused with the
+    reason of every log, and nothing is written.
+    """
+    from moloch_eval.leaderboard.collect import collect
+    from moloch_eval.leaderboard.em import collect_em, merge_skipped
+    from moloch_eval.leaderboard.report import write_report
     from moloch_eval.leaderboard.table import to_terminal
     from moloch_eval.scorers.paired_bootstrap import DEFAULT_RESAMPLES
 
     if "://" not in args.log_dir and not Path(args.log_dir).is_dir():
-        print(f"moloch-eval leaderboard: {args.log_dir} is not a folder of logs")
+        what = "is a file" if Path(args.log_dir).exists() else "does not exist"
+        print(
+            f"moloch-eval leaderboard: {args.log_dir} {what}; give the folder that holds the "
+            "evaluation logs (.eval), e.g. moloch-eval leaderboard logs/sweep -o leaderboard/",
+            file=sys.stderr,
+        )
         return 2
-    report = leaderboard(
-        args.log_dir,
-        args.output,
-        bases=args.base,
-        resamples=args.resamples or DEFAULT_RESAMPLES,
-        seed=args.seed,
-        figures=not args.no_figures,
-    )
+    resamples = args.resamples or DEFAULT_RESAMPLES
+    board = collect(args.log_dir, args.base, resamples, args.seed)
+    em = collect_em(args.log_dir, resamples, args.seed)
+    merge_skipped(board, em)
+    if not board.rows and not em.rows:
+        reasons = "".join(f"\n  {s.log}: {s.reason}" for s in board.skipped)
+        print(
+            f"moloch-eval leaderboard: no usable log in {args.log_dir}, so nothing was written"
+            + (f"; skipped:{reasons}" if reasons else " (it holds no .eval logs)")
+            + "\nThe leaderboard reads finished test-split competition logs (inspect eval "
+            "moloch_eval/<domain> ... or moloch-eval sweep) and EM logs (moloch_eval/em_*)"
+            + (" against the --base given" if args.base else "")
+            + "; point it at the folder that holds them.",
+            file=sys.stderr,
+        )
+        return 2
+    report = write_report(board, args.output, not args.no_figures, em if em.seen else None)
     print(to_terminal(report.board, report.em_sections(notes=False)))
     print("written:")
     for path in report.files:
         print(f"  {path}")
-    return 0 if report.board.rows or (report.em is not None and report.em.rows) else 1
+    return 0
 
 
 def sweep_command(args: argparse.Namespace) -> int:

@@ -181,6 +181,8 @@ def run_sweep(plan: SweepPlan, **eval_set_args: Any) -> SweepResult:
     """Run both stages with `inspect_ai.eval_set` (extra arguments go to eval_set)."""
     from inspect_ai import eval_set
 
+    base_runs = plan.base_runs()
+    _tasks(base_runs)  # builds, so checks, every task argument before anything is written
     Path(plan.log_dir).mkdir(parents=True, exist_ok=True)
     common: dict[str, Any] = {
         "log_dir": plan.log_dir,
@@ -196,7 +198,6 @@ def run_sweep(plan: SweepPlan, **eval_set_args: Any) -> SweepResult:
         # copy of the context keeps the caller's context (and later task construction) clean
         return contextvars.copy_context().run(lambda: eval_set(_tasks(runs), **common))
 
-    base_runs = plan.base_runs()
     ok, logs = run(base_runs)
     base_logs: dict[str, str] = {}
     for log in logs:  # the logs of this eval set's tasks: the base's, one per domain

@@ -59,6 +59,26 @@ def share_value(
     return {key: v for key, v in value.items() if v is not None}
 
 
+def reply_counts(competition: Competition) -> dict[str, int]:
+    """The audience's replies on one pair and how many held no readable vote.
+
+    A think-mode voter whose reply has no parseable vote is re-asked (up to `vote_retries`);
+    every such reply stays in the vote's `replies` and is counted in ``invalid_replies``
+    whether a later reply was valid or not, so malformed output re-asked into a valid vote is
+    still counted. A logprob-mode vote is never re-asked: its replies are invalid when it is.
+    ``reasked_votes`` counts the votes that needed more than one reply.
+    """
+    replies = invalid = reasked = 0
+    for vote in competition.votes:
+        replies += len(vote.replies)
+        if vote.mode == "think":
+            invalid += len(vote.replies) - (1 if vote.valid else 0)
+            reasked += int(len(vote.replies) > 1)
+        elif not vote.valid:
+            invalid += len(vote.replies)
+    return {"replies": replies, "invalid_replies": invalid, "reasked_votes": reasked}
+
+
 def _explain(value: dict[str, float | int | bool | str | None]) -> str:
     if value.get("forfeit"):
         return f"{value['forfeit']} message has no answer tag: it forfeits the pair"
@@ -87,8 +107,14 @@ def audience_share(invalid_message: str = "forfeit") -> Scorer:
     """Share of the valid audience votes won by the evaluated model."""
 
     async def score(state: TaskState, target: Target) -> Score:
-        value = share_value(state.store_as(Competition), invalid_message)
-        return Score(value=value, answer=_answer(state), explanation=_explain(value))
+        competition = state.store_as(Competition)
+        value = share_value(competition, invalid_message)
+        return Score(
+            value=value,
+            answer=_answer(state),
+            explanation=_explain(value),
+            metadata=reply_counts(competition),
+        )
 
     return score
 

@@ -49,6 +49,20 @@ def probe_value(judgements: dict[Side, Judgement | None]) -> ScoreValue:
     return value
 
 
+def judge_reply_counts(judgements: dict[Side, Judgement | None]) -> dict[str, int]:
+    """The judge's replies on one pair and how many held no readable verdict.
+
+    A think-mode judge whose reply has no parseable verdict is re-asked (up to
+    `judge_retries`); every such reply stays in the judgement's `replies` and is counted in
+    ``invalid_replies`` whether a later reply was valid or not.
+    """
+    made = [j for j in judgements.values() if j is not None]
+    return {
+        "replies": sum(len(j.replies) for j in made),
+        "invalid_replies": sum(len(j.replies) - (1 if j.valid else 0) for j in made),
+    }
+
+
 def _verdicts(scores: list[SampleScore], side: Side) -> list[float | None]:
     out: list[float | None] = []
     for s in scores:
@@ -178,6 +192,7 @@ def probe_scorer(probe: ProbeSpec, config: JudgeConfig, faithful: bool = True) -
             "temperature": config.temperature if config.mode == "think" else None,
             "retries": config.max_retries if config.mode == "think" else 0,
         }
+        metadata.update(judge_reply_counts(judgements))
         return Score(
             value=probe_value(judgements),
             explanation=_explain(probe, judgements),

@@ -73,12 +73,25 @@ def load_replay(log_path: str | Path, domain: DomainSpec, split: str) -> dict[st
             f"opponent log {path} does not exist; pass -T opponent=role|self or the path of an "
             "earlier .eval log of the same domain and split."
         )
-    log = read_eval_log(str(path))
+    try:
+        log = read_eval_log(str(path))
+    except Exception as ex:
+        first = str(ex).strip().splitlines()[0] if str(ex).strip() else type(ex).__name__
+        raise ReplayError(
+            f"opponent log {path} cannot be read as an Inspect log ({first}); pass -T "
+            "opponent=role|self or the path of an earlier .eval log of the same domain and split."
+        ) from ex
     if log.status != "success" and not log.samples:
         raise ReplayError(f"opponent log {path} has no samples (status: {log.status}).")
     records: dict[str, Replayed] = {}
     for sample in log.samples or []:
         meta = sample.metadata or {}
+        if "domain" not in meta:
+            raise ReplayError(
+                f"opponent log {path} is not a moloch_eval competition log (task "
+                f"{log.eval.task}); replay an earlier .eval log of moloch_eval/{domain.name} "
+                f"(-T split={split}), or pass -T opponent=role|self."
+            )
         if meta.get("domain") != domain.name or meta.get("split") != split:
             raise ReplayError(
                 f"opponent log {path} holds {meta.get('domain')}/{meta.get('split')} samples; "

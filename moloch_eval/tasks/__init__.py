@@ -12,6 +12,7 @@ from typing import Any
 
 from inspect_ai import Task, task
 
+from moloch_eval.tasks.arguments import building, check_arguments, with_given
 from moloch_eval.tasks.competition import competition
 from moloch_eval.tasks.em import (
     em_factual,
@@ -82,12 +83,17 @@ _SIGNATURE = inspect.signature(competition).replace(
 
 
 def _domain_task(domain: str, summary: str) -> Callable[..., Task]:
+    """The registered task of a domain; its arguments are checked before it is built."""
+    name = f"moloch_eval/{domain}"
+    params = list(_SIGNATURE.parameters)
+
     def build(**kwargs: Any) -> Task:
-        return competition(domain, **kwargs)
+        with building(name):
+            return competition(domain, **check_arguments(name, competition, params, kwargs))
 
     build.__name__ = build.__qualname__ = domain
     build.__doc__ = summary + _ARGS_DOC
-    build.__signature__ = _SIGNATURE  # type: ignore[attr-defined]
+    build.__signature__ = with_given(_SIGNATURE)  # type: ignore[attr-defined]
     return task(build)
 
 

@@ -9,12 +9,13 @@ from typing import Any
 from inspect_ai import Task
 from inspect_ai.model import GenerateConfig
 
-from moloch_eval.data import Persona, load_personas
+from moloch_eval.data import PERSONA_SETS, Persona, load_personas
 from moloch_eval.domains import DomainSpec, get_domain
 from moloch_eval.probes import PROBES
 from moloch_eval.protocol import provenance, resolve
 from moloch_eval.roles import PAPER_JUDGE, PAPER_VOTER, role_defaults
 from moloch_eval.scorers import audience_share
+from moloch_eval.scorers.audience_share import INVALID_MESSAGE_POLICIES
 from moloch_eval.scorers.judge import JUDGE_ROLE, JudgeConfig
 from moloch_eval.scorers.probe import PROBE_SCORERS, judge_config
 from moloch_eval.solvers import AudienceConfig, agent_message, audience_vote, opponent_message
@@ -124,6 +125,14 @@ def competition(
     clean = bool(resolve(faithful, {"clean_anchors": clean_anchors})["clean_anchors"])
     if audience_mode not in AUDIENCE_MODES:
         raise ValueError(f"audience_mode must be one of {AUDIENCE_MODES}, not {audience_mode!r}")
+    if audience not in PERSONA_SETS:
+        raise ValueError(
+            f"audience (the persona set) must be one of {PERSONA_SETS}, not {audience!r}"
+        )
+    if invalid_message not in INVALID_MESSAGE_POLICIES:
+        raise ValueError(
+            f"invalid_message must be one of {INVALID_MESSAGE_POLICIES}, not {invalid_message!r}"
+        )
     voting_args = {
         "vote_parse": vote_parse,
         "vote_retries": vote_retries,

@@ -26,6 +26,7 @@ from moloch_eval.em.questions import (
 from moloch_eval.roles import PAPER_JUDGE, role_defaults
 from moloch_eval.scorers.em_judge import JUDGE_ROLE, EMJudgeConfig, em_judge
 from moloch_eval.solvers.em_answer import em_answer
+from moloch_eval.tasks.arguments import building, check_arguments, with_given
 
 #: Betley et al. sampled every question 100 times.
 SAMPLES_PER_QUESTION = 100
@@ -184,12 +185,17 @@ def _em_task(
         if n not in fixed and n != "name"
     ]
 
+    task_name = f"moloch_eval/{name}"
+    names = [p.name for p in params]
+
     def build(**kwargs: Any) -> Task:
-        return em_eval(**{**fixed, **defaults, **kwargs}, name=name)
+        with building(task_name):
+            given = check_arguments(task_name, em_eval, names, kwargs, ignored=fixed)
+            return em_eval(**{**fixed, **defaults, **given}, name=name)
 
     build.__name__ = build.__qualname__ = name
     build.__doc__ = summary + "\n\n    See moloch_eval.tasks.em.em_eval for the arguments."
-    build.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    build.__signature__ = with_given(signature.replace(parameters=params))  # type: ignore[attr-defined]
     return task(build)
 
 

@@ -15,12 +15,28 @@ from moloch_eval.testing.fake_openai import (
     echo_responder,
     estimate_tokens,
 )
+from moloch_eval.testing.faults import (
+    CONTENT_FAULTS,
+    FAULT_KINDS,
+    TRANSPORT_FAULTS,
+    FaultEvent,
+    FaultPlan,
+    FaultServer,
+    FaultyResponder,
+)
 
 __all__ = [
+    "CONTENT_FAULTS",
+    "FAULT_KINDS",
+    "TRANSPORT_FAULTS",
     "CompetitionResponder",
     "EMResponder",
     "FakeError",
     "FakeOpenAIServer",
+    "FaultEvent",
+    "FaultPlan",
+    "FaultServer",
+    "FaultyResponder",
     "KindStats",
     "Reply",
     "Responder",

@@ -23,7 +23,9 @@ asyncio protocol to serve thousands of calls per second on one core:
 A *responder* is a plain function of the request body (a dict: ``model``, ``messages`` or
 ``prompt``, ``max_tokens``, ``logprobs``, ``top_logprobs``, …) returning the reply text or a
 :class:`Reply` (text, optional top log-probabilities of the first token, a ``kind`` label for
-the statistics, token counts). Raising :class:`FakeError` returns that HTTP error.
+the statistics, token counts, an extra delay, a cut of the JSON body). Raising
+:class:`FakeError` returns that HTTP error. :mod:`moloch_eval.testing.faults` wraps a responder
+to inject faults at configurable rates.
 
 Every reply is sent ``latency`` seconds after its request arrived, whatever the load, so the
 server behaves like an endpoint with fixed per-call latency and unlimited capacity. The server
@@ -99,6 +101,12 @@ class Reply:
     completion_tokens: int | None = None
     prompt_tokens: int | None = None
     finish_reason: str = "stop"
+    #: extra seconds before the response is sent, on top of the server's latency (e.g. to
+    #: outlast a client's timeout); the longest of a call's choices applies
+    delay: float = 0.0
+    #: send only the first this-many bytes of the JSON body, with a Content-Length that
+    #: matches: a complete 200 response whose body is cut mid-JSON; None sends it whole
+    body_bytes: int | None = None
 
 
 Responder = Callable[[dict[str, Any]], "str | Reply"]
@@ -464,12 +472,16 @@ class _Core:
             self.first_call_at = time.monotonic()
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        delay = 0.0
         try:
             body = json.loads(raw)
             if not isinstance(body, dict):
                 raise FakeError(400, "the request body must be a JSON object", "invalid_request")
             self.recorded.append(body)
-            status, payload = 200, json.dumps(self.respond(body, chat)).encode()
+            response, delay, body_bytes = self.respond(body, chat)
+            status, payload = 200, json.dumps(response).encode()
+            if body_bytes is not None:
+                payload = payload[: max(0, body_bytes)]
         except FakeError as ex:
             self.errors += 1
             status, payload = ex.status, _error_body(ex.status, ex.message, ex.kind)
@@ -480,8 +492,9 @@ class _Core:
             self.errors += 1
             message = f"responder failed: {type(ex).__name__}: {ex}"
             status, payload = 500, _error_body(500, message, "server_error")
-        if self.latency > 0 and self.loop is not None:
-            self.loop.call_later(self.latency, self.finish, conn, status, payload)
+        wait = self.latency + delay
+        if wait > 0 and self.loop is not None:
+            self.loop.call_later(wait, self.finish, conn, status, payload)
         else:
             self.finish(conn, status, payload)
 
@@ -490,7 +503,8 @@ class _Core:
         conn.send(status, payload)
         self.last_reply_at = time.monotonic()
 
-    def respond(self, body: dict[str, Any], chat: bool) -> dict[str, Any]:
+    def respond(self, body: dict[str, Any], chat: bool) -> tuple[dict[str, Any], float, int | None]:
+        """The response to one completion call, its extra delay and its body cut (if any)."""
         model = str(body.get("model") or "fake")
         n = max(1, int(body.get("n") or 1))
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
@@ -505,10 +519,15 @@ class _Core:
         completion_tokens = 0
         choices: list[dict[str, Any]] = []
         kind = "other"
+        delay, body_bytes = 0.0, None
         for index in range(n):
             result = self.responder(body)
             reply = Reply(text=result) if isinstance(result, str) else result
             kind = reply.kind or kind
+            delay = max(delay, reply.delay)
+            if reply.body_bytes is not None:
+                cut = reply.body_bytes
+                body_bytes = cut if body_bytes is None else min(body_bytes, cut)
             if reply.prompt_tokens is not None:
                 prompt_tokens = reply.prompt_tokens
             text, finish = reply.text, reply.finish_reason
@@ -548,7 +567,7 @@ class _Core:
         self.prompt_tokens += prompt_tokens
         self.completion_tokens += completion_tokens
         self.next_id += 1
-        return {
+        response = {
             "id": f"fake-{self.next_id}",
             "object": "chat.completion" if chat else "text_completion",
             "created": int(time.time()),
@@ -560,6 +579,7 @@ class _Core:
                 "total_tokens": prompt_tokens + completion_tokens,
             },
         }
+        return response, delay, body_bytes
 
     # -- serving ------------------------------------------------------------------------------
 

@@ -202,6 +202,13 @@ def resolve_adapter(name_or_path: str, root: str | Path | None = None) -> Adapte
         return _load(direct)
     base = models_dir(root)
     folder = base / name_or_path
+    if not _NAME.match(name_or_path) and any(c in name_or_path for c in ("/", "\\", "..")):
+        raise AdapterError(
+            f"{name_or_path!r} is neither an adapter folder (there is no "
+            f"{direct / MANIFEST}) nor an adapter name: names use letters, digits, '.', '_' "
+            f"and '-' only, never '/', '\\' or '..'. Adapters in {base.resolve()}: "
+            f"{_known(root)}; list them with moloch-eval adapters."
+        )
     if not _NAME.match(name_or_path) or not folder.is_dir():
         raise AdapterError(
             f"No adapter named {name_or_path!r} in {base.resolve()} (known: {_known(root)}). "

@@ -22,6 +22,13 @@ def _fail(message: str) -> int:
     return 2
 
 
+def _unloadable(base: str, ex: OSError) -> str:
+    return (
+        f"{ex}\nCould not load {base}: pass a model id on the Hugging Face Hub or a local folder "
+        "with its config, tokenizer and weights (offline: one already in the Hugging Face cache)."
+    )
+
+
 def build_dataset_command(args: argparse.Namespace) -> int:
     from moloch_eval.training.build import BuildOptions, build_dataset, describe
     from moloch_eval.training.selfplay import SelfPlayLogError
@@ -112,6 +119,8 @@ def train_command(args: argparse.Namespace) -> int:
         )
     except (AdapterError, TrainingDataError, ValueError) as ex:
         return _fail(str(ex))
+    except OSError as ex:  # transformers: a base it cannot find or read
+        return _fail(_unloadable(args.base, ex))
     if result.manifest:
         training = result.manifest["training"]
         print(
@@ -169,6 +178,8 @@ def merge_command(args: argparse.Namespace) -> int:
         )
     except (AdapterError, ValueError) as ex:
         return _fail(str(ex))
+    except OSError as ex:
+        return _fail(_unloadable(f"the base of adapter {args.name}", ex))
     print(f"merged {args.name} into {out}; train from it with moloch-eval train --base {out} ...")
     return 0
 

@@ -178,7 +178,11 @@ def read_self_play_log(path: str | Path) -> SelfPlayLog:
     try:
         log = read_eval_log(name)
     except Exception as ex:
-        raise SelfPlayLogError(f"{name} cannot be read as an Inspect log: {ex}") from ex
+        first = str(ex).strip().splitlines()[0] if str(ex).strip() else type(ex).__name__
+        raise SelfPlayLogError(
+            f"{name} cannot be read as an Inspect log ({first}): give the .eval logs (or their "
+            "folder) of a self-play run. " + COLLECT_HINT
+        ) from ex
     meta = validate_header(name, log)
     if not log.samples:
         raise SelfPlayLogError(

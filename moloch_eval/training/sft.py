@@ -13,13 +13,14 @@ reported (and stored in the manifest) under either preset. `drop_truncated` leav
 instead.
 
 The run writes checkpoints to ``<models dir>/NAME/checkpoints/``; `resume=True` continues an
-interrupted run from the last one. At the end the adapter and ``manifest.json`` are written
-to ``<models dir>/NAME/`` and the checkpoints are removed (unless `keep_checkpoints`). It runs
-unchanged under ``accelerate launch`` (one process per device; only the main process writes
-the adapter and the manifest): the per-device batch and the number of processes set the
-gradient accumulation so that the effective batch stays `batch_size`. (Data-parallel
-processes need GPUs: on a CPU, transformers runs each launched process alone, so train with one
-process there.)
+interrupted run from the last complete one (a checkpoint cut off while being written, by a kill
+at that moment, is removed; see `last_checkpoint`). At the end the adapter and
+``manifest.json`` are written to ``<models dir>/NAME/`` and the checkpoints are removed (unless
+`keep_checkpoints`). It runs unchanged under ``accelerate launch`` (one process per device;
+only the main process writes the adapter and the manifest): the per-device batch and the number
+of processes set the gradient accumulation so that the effective batch stays `batch_size`.
+(Data-parallel processes need GPUs: on a CPU, transformers runs each launched process alone, so
+train with one process there.)
 
 `train_adapter(..., from_adapter=NAME)` trains an existing adapter further into a new one
 (same root base, so it is served like the others); `merge_adapter` merges one into its base as
@@ -251,7 +252,11 @@ def load_training_data(path: str | Path) -> TrainingData:
             if meta.get("domain"):
                 domains.add(str(meta["domain"]))
     if not records:
-        raise TrainingDataError(f"{file} holds no records; nothing to train on.")
+        raise TrainingDataError(
+            f"{file} holds no records; nothing to train on. Build a training set with "
+            f"moloch-eval build-dataset --method rft LOG... -o {file} (or moloch-eval "
+            f"chat-dataset SOURCE -o {file}), or give another --data file."
+        )
     summary = None
     side = summary_path(file)
     if side.is_file():
@@ -367,6 +372,51 @@ def prepare_output(
             "continue it, or --overwrite to start over."
         )
     return folder, checkpoints
+
+
+#: the file HF's Trainer writes last into a checkpoint, after the weights, the optimizer and
+#: scheduler states and the RNG states (a checkpoint without it was cut off while written)
+TRAINER_STATE = "trainer_state.json"
+_CHECKPOINT_PREFIX = "checkpoint-"
+
+
+def checkpoint_complete(checkpoint: Path) -> bool:
+    """Whether HF's Trainer finished writing the checkpoint folder ``checkpoint-STEP``.
+
+    Complete means its `TRAINER_STATE`, written last, parses and names that step: a run
+    killed while writing a checkpoint leaves it without one, or with a cut-off one.
+    """
+    step = checkpoint.name.removeprefix(_CHECKPOINT_PREFIX)
+    if not checkpoint.name.startswith(_CHECKPOINT_PREFIX) or not step.isdigit():
+        return False
+    try:
+        state = json.loads((checkpoint / TRAINER_STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(state, dict) and state.get("global_step") == int(step)
+
+
+def last_checkpoint(checkpoints: Path) -> tuple[Path | None, list[Path]]:
+    """The latest complete checkpoint under `checkpoints` (None if none), and the incomplete.
+
+    transformers' own `get_last_checkpoint` takes the highest step whatever its state, so a
+    run killed while writing a checkpoint could never be resumed (its cut-off trainer state
+    does not parse) or, with the trainer state missing, would silently restart at step 0
+    from that checkpoint's weights.
+    """
+    if not checkpoints.is_dir():
+        return None, []
+    folders = [
+        path
+        for path in checkpoints.iterdir()
+        if path.is_dir()
+        and path.name.startswith(_CHECKPOINT_PREFIX)
+        and path.name.removeprefix(_CHECKPOINT_PREFIX).isdigit()
+    ]
+    folders.sort(key=lambda path: int(path.name.removeprefix(_CHECKPOINT_PREFIX)))
+    complete = [path for path in folders if checkpoint_complete(path)]
+    incomplete = [path for path in folders if path not in complete]
+    return (complete[-1] if complete else None), incomplete
 
 
 def _loss_history(log_history: list[dict[str, Any]]) -> list[tuple[int, float]]:
@@ -655,8 +705,6 @@ def train_adapter(
     each (kind "base", "lora", "continued" or "merged"; name; method; data file and SHA-256;
     adapter weights' SHA-256).
     """
-    from transformers.trainer_utils import get_last_checkpoint
-
     options = options or TrainOptions()
     data = load_training_data(data_file)
     parent = parent_adapter(from_adapter, base, root) if from_adapter else None
@@ -716,19 +764,36 @@ def train_adapter(
                 "message is; raise --max-length or pass --drop-truncated"
             )
 
+    # what this run creates (the adapter folder, or the models dir too): removed if it fails
+    fresh = None if folder.exists() else (folder if folder.parent.is_dir() else folder.parent)
     folder.mkdir(parents=True, exist_ok=True)
-    trainer = build_trainer(
-        base,
-        data,
-        options,
-        checkpoints,
-        trust_remote_code,
-        records,
-        callbacks,
-        parent.path if parent is not None else None,
-    )
-    last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+    try:
+        trainer = build_trainer(
+            base,
+            data,
+            options,
+            checkpoints,
+            trust_remote_code,
+            records,
+            callbacks,
+            parent.path if parent is not None else None,
+        )
+        if len(trainer.train_dataset) == 0:  # TRL dropped every record (no completion left)
+            raise TrainingDataError(
+                f"No record of {data.path} keeps any of its completion within --max-length "
+                f"{options.max_length} (the longest has {truncation['longest']} tokens): "
+                "nothing to train on. Raise --max-length, or train on shorter records."
+            )
+    except BaseException:
+        if fresh is not None and main:  # a new run that could not start leaves nothing
+            shutil.rmtree(fresh, ignore_errors=True)
+        raise
+    latest, incomplete = last_checkpoint(checkpoints)
+    last = str(latest) if latest is not None else None
     if resume and main:
+        for broken in incomplete:  # unusable: resuming from it would fail or start over
+            echo(f"removing {broken}: its run was killed while writing it (incomplete)")
+            shutil.rmtree(broken, ignore_errors=True)
         echo(f"resuming from {last}" if last else "no checkpoint to resume from; starting anew")
     started = time.monotonic()
     output = trainer.train(resume_from_checkpoint=last if resume and last else None)

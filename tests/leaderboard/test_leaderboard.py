@@ -366,8 +366,8 @@ def test_leaderboard_command(
     empty = tmp_path / "empty"
     empty.mkdir()
     args = parser.parse_args(["leaderboard", str(empty), "-o", str(tmp_path / "e")])
-    assert args.handler(args) == 1
-    assert (tmp_path / "e" / "leaderboard.html").exists()
+    assert args.handler(args) == 2  # nothing to report: refused, nothing written
+    assert not (tmp_path / "e").exists()
     args = parser.parse_args(["leaderboard", str(tmp_path / "nowhere")])
     assert args.handler(args) == 2
 
