@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "moloch_eval.leaderboard.cli",
     "moloch_eval.verify_prompts",
     "moloch_eval.em.cli",
+    "moloch_eval.race.cli",
 )
 
 

@@ -10,6 +10,9 @@
 
 Each step is what a researcher runs by hand (the commands are printed). The tiny model's text is
 meaningless: the numbers say nothing about any real model.
+
+``--rounds N`` (N ≥ 2) runs the race instead (`moloch_eval.race`, ``moloch-eval race``) on the
+tiny model with the same sizes, and prints its per-round table.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ class DemoConfig:
     log_dir: str = "logs"
     models_dir: str | None = None
     name: str | None = None
+    #: rounds of the race (`moloch_eval.race`); 1: the paper's single loop above
+    rounds: int = 1
 
     @property
     def adapter_name(self) -> str:
@@ -236,10 +241,79 @@ def run_demo(config: DemoConfig, echo: Echo = print) -> dict[str, Any]:
     }
 
 
-def demo(config: DemoConfig) -> int:
-    """The `demo` command: run the loop and say where everything is."""
+RACE_NOTICE = (
+    "moloch-eval demo --rounds {rounds}: the race (moloch-eval race) on the {domain} "
+    "competition, fully offline\nwith the embedded tiny model: each round self-plays the "
+    "previous round's model, trains an RFT\nadapter on the winners and evaluates it against "
+    "the base and against the previous round.\nThe tiny model's text is MEANINGLESS: the "
+    "table proves the loop runs, nothing about any model.\n"
+)
+
+
+def race_demo_config(config: DemoConfig) -> Any:
+    """The RaceConfig of `demo --rounds N`: the tiny model everywhere, the demo's sizes."""
+    from moloch_eval.local import tiny_model_name, tiny_model_path
+    from moloch_eval.race.config import RaceConfig
+
+    tiny = tiny_model_name()
+    return RaceConfig(
+        name=config.name or f"tiny-{config.domain}-rft-race",
+        base=str(tiny_model_path()),
+        rounds=config.rounds,
+        domain=config.domain,
+        method="rft",
+        audience=tiny,
+        judge=tiny,
+        task_args=_task_args(config),
+        train_limit=config.train_anchors,
+        test_limit=config.test_anchors,
+        backend="hf",
+        model_args={"device": "cpu"},
+        train_overrides={
+            "max_steps": config.max_steps,
+            "batch_size": config.batch_size,
+            "per_device_batch_size": config.batch_size,
+            "learning_rate": config.learning_rate,
+            "gradient_checkpointing": False,
+            "save_steps": max(1, config.max_steps // 2),
+        },
+        log_dir=str(Path(config.log_dir) / "race"),
+        models_dir=config.models_dir,
+    )
+
+
+def run_race_demo(config: DemoConfig, echo: Echo = print, restart: bool = False) -> Any:
+    """`demo --rounds N`: the race on the tiny model; prints the per-round table."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import moloch_eval.providers  # noqa: F401  (the moloch/ provider)
+    from moloch_eval.race.config import RaceError
+    from moloch_eval.race.loop import Race
+    from moloch_eval.race.report import race_table
+
+    echo(RACE_NOTICE.format(rounds=config.rounds, domain=config.domain))
+    race = race_demo_config(config)
     try:
-        run_demo(config)
+        result = Race(race, echo=echo, restart=restart).run()
+    except RaceError as ex:
+        raise DemoError(f"{ex}\n(demo: more --train-anchors, or --restart)") from ex
+    echo(f"\nthe race over {config.rounds} rounds (adapter r against the base and round r-1):")
+    echo(race_table(result.report.rows))
+    echo("written: " + ", ".join(str(p) for p in result.report.files))
+    echo(
+        "\nREMINDER: the tiny model's text is meaningless; these numbers only show that the "
+        "race runs."
+    )
+    echo(f"open the logs with:  inspect view --log-dir {race.folder / 'logs'}")
+    return result
+
+
+def demo(config: DemoConfig, restart: bool = False) -> int:
+    """The `demo` command: run the loop (or the race) and say where everything is."""
+    try:
+        if config.rounds > 1:
+            run_race_demo(config, restart=restart)
+        else:
+            run_demo(config)
     except DemoError as ex:
         print(f"\ndemo stopped: {ex}")
         return 1
@@ -258,6 +332,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--steps", type=int, default=6, help="LoRA training steps")
     parser.add_argument("--log-dir", default=os.environ.get("INSPECT_LOG_DIR", "logs"))
     parser.add_argument("--models-dir", help="where the adapter goes (default: models/)")
+    parser.add_argument(
+        "--rounds",
+        type=_rounds,
+        default=1,
+        help="rounds of the race (moloch-eval race); 1 (default): the single loop",
+    )
+    parser.add_argument("--restart", action="store_true", help="--rounds N: start the race over")
     parser.set_defaults(
         handler=lambda args: demo(
             DemoConfig(
@@ -268,6 +349,15 @@ def register(commands: argparse._SubParsersAction) -> None:
                 max_steps=args.steps,
                 log_dir=args.log_dir,
                 models_dir=args.models_dir,
-            )
+                rounds=args.rounds,
+            ),
+            restart=args.restart,
         )
     )
+
+
+def _rounds(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--rounds must be at least 1, not {value}")
+    return value

@@ -20,6 +20,10 @@ def test_demo_command_defaults() -> None:
     args = parser.parse_args(["demo"])
     assert (args.domain, args.train_anchors, args.test_anchors) == ("sales", 8, 4)
     assert args.personas == 5 and args.steps == 6 and callable(args.handler)
+    assert args.rounds == 1 and not args.restart  # 1: the single loop, as before
+    assert parser.parse_args(["demo", "--rounds", "2"]).rounds == 2
+    with pytest.raises(SystemExit):
+        parser.parse_args(["demo", "--rounds", "0"])
 
 
 def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
