@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from moloch_eval.training.flags import add_pipeline_train_flags, train_overrides
+
 #: the embedded offline default (`--offline`): the tiny model as base and judge, small sizes
 OFFLINE_DEFAULTS: dict[str, Any] = {
     "harmful_limit": 64,
@@ -20,16 +22,6 @@ OFFLINE_DEFAULTS: dict[str, Any] = {
         "gradient_checkpointing": False,
         "save_steps": 2,
     },
-}
-
-#: `moloch-eval realign` training flags (dest -> TrainOptions field)
-TRAIN_FLAGS = {
-    "max_steps": "max_steps",
-    "epochs": "epochs",
-    "lr": "learning_rate",
-    "batch_size": "batch_size",
-    "per_device_batch_size": "per_device_batch_size",
-    "max_length": "max_length",
 }
 
 
@@ -87,11 +79,7 @@ def realign_config(args: argparse.Namespace) -> Any:
     values["task_args"] = {**values.get("task_args", {}), **_pairs(args.task_arg, "-T")}
     values["model_args"] = {**values.get("model_args", {}), **_pairs(args.model_arg, "-M")}
     values["judge_args"] = {**values.get("judge_args", {}), **_pairs(args.judge_arg, "-J")}
-    overrides = dict(values.get("train_overrides", {}))
-    for dest, name in TRAIN_FLAGS.items():
-        if getattr(args, dest) is not None:
-            overrides[name] = getattr(args, dest)
-    values["train_overrides"] = overrides
+    values["train_overrides"] = {**values.get("train_overrides", {}), **train_overrides(args)}
     values["tasks"] = tuple(
         t.strip() for t in (args.tasks or ",".join(DEFAULT_TASKS)).split(",") if t.strip()
     )
@@ -157,12 +145,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     ev.add_argument("--limit", type=int, help="samples per evaluation (default: all)")
     tr = p.add_argument_group("training (moloch-eval train's recipe)")
     tr.add_argument("--preset", help="training preset (default clean)")
-    tr.add_argument("--max-steps", type=int)
-    tr.add_argument("--epochs", type=float)
-    tr.add_argument("--lr", type=float)
-    tr.add_argument("--batch-size", type=int)
-    tr.add_argument("--per-device-batch-size", type=int)
-    tr.add_argument("--max-length", type=int)
+    add_pipeline_train_flags(tr)
     run = p.add_argument_group("run")
     run.add_argument("--out-dir", help="where state, data, logs and report go (logs/realign)")
     run.add_argument("--models-dir", help="where the adapters go (default models/)")

@@ -6,15 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-#: `moloch-eval race` training flags (dest -> TrainOptions field)
-TRAIN_FLAGS = {
-    "max_steps": "max_steps",
-    "epochs": "epochs",
-    "lr": "learning_rate",
-    "batch_size": "batch_size",
-    "per_device_batch_size": "per_device_batch_size",
-    "max_length": "max_length",
-}
+from moloch_eval.training.flags import add_pipeline_train_flags, train_overrides
 
 
 def race_config(args: argparse.Namespace) -> Any:
@@ -30,11 +22,7 @@ def race_config(args: argparse.Namespace) -> Any:
     except argparse.ArgumentTypeError as ex:
         raise ValueError(f"-T/-M: {ex}") from ex
     gate = tuple(args.gate or ())
-    overrides = {
-        field: getattr(args, dest)
-        for dest, field in TRAIN_FLAGS.items()
-        if getattr(args, dest) is not None
-    }
+    overrides = train_overrides(args)
     return RaceConfig(
         name=args.name or default_name(args.base, args.domain, args.method, gate),
         base=args.base,
@@ -139,12 +127,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     ev.add_argument("--test-limit", type=int, help="evaluation anchors (default: all)")
     tr = p.add_argument_group("training (moloch-eval train's recipe)")
     tr.add_argument("--preset", default=recipe.DEFAULT_PRESET, choices=list(recipe.PRESETS))
-    tr.add_argument("--max-steps", type=int)
-    tr.add_argument("--epochs", type=float)
-    tr.add_argument("--lr", type=float)
-    tr.add_argument("--batch-size", type=int)
-    tr.add_argument("--per-device-batch-size", type=int)
-    tr.add_argument("--max-length", type=int)
+    add_pipeline_train_flags(tr)
     run = p.add_argument_group("run")
     run.add_argument(
         "--log-dir",
