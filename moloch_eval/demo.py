@@ -62,6 +62,18 @@ class DemoConfig:
     def adapter_name(self) -> str:
         return self.name or f"tiny-{self.domain}-rft-demo"
 
+    def train_settings(self) -> dict[str, Any]:
+        """The LoRA hyperparameters the demo sets (the rest are the clean preset's), for the
+        single loop's `TrainOptions` and the race's `train_overrides` alike."""
+        return {
+            "max_steps": self.max_steps,
+            "batch_size": self.batch_size,
+            "per_device_batch_size": self.batch_size,
+            "learning_rate": self.learning_rate,
+            "gradient_checkpointing": False,
+            "save_steps": max(1, self.max_steps // 2),
+        }
+
 
 def _task_args(config: DemoConfig, **extra: Any) -> dict[str, Any]:
     return {
@@ -165,14 +177,7 @@ def run_demo(config: DemoConfig, echo: Echo = print) -> dict[str, Any]:
 
     echo(f"\n== 3/5 LoRA training, {config.max_steps} steps on the CPU ==")
     base = str(tiny_model_path())
-    options = TrainOptions(
-        max_steps=config.max_steps,
-        batch_size=config.batch_size,
-        per_device_batch_size=config.batch_size,
-        learning_rate=config.learning_rate,
-        gradient_checkpointing=False,
-        save_steps=max(1, config.max_steps // 2),
-    )
+    options = TrainOptions(**config.train_settings())
     trained = train_adapter(
         base,
         data_file,
@@ -269,14 +274,7 @@ def race_demo_config(config: DemoConfig) -> Any:
         test_limit=config.test_anchors,
         backend="hf",
         model_args={"device": "cpu"},
-        train_overrides={
-            "max_steps": config.max_steps,
-            "batch_size": config.batch_size,
-            "per_device_batch_size": config.batch_size,
-            "learning_rate": config.learning_rate,
-            "gradient_checkpointing": False,
-            "save_steps": max(1, config.max_steps // 2),
-        },
+        train_overrides=config.train_settings(),
         log_dir=str(Path(config.log_dir) / "race"),
         models_dir=config.models_dir,
     )

@@ -156,25 +156,15 @@ def _em_files() -> list[DataFile]:
     def fmt(path: str) -> str:
         return path.rsplit(".", 1)[-1]
 
-    files = [
-        DataFile(
-            f"{EM_ROOT}/{local}",
-            EM_ORGANISMS_URL.format(commit=EM_ORGANISMS_COMMIT, path=upstream),
-            sha,
-            fmt(local),
-        )
-        for local, (upstream, sha) in _EM_ORGANISMS_FILES.items()
+    repositories = (
+        (EM_ORGANISMS_URL, EM_ORGANISMS_COMMIT, _EM_ORGANISMS_FILES),
+        (EM_ARENA_URL, EM_ARENA_COMMIT, _EM_ARENA_FILES),
+    )
+    return [
+        DataFile(f"{EM_ROOT}/{local}", url.format(commit=commit, path=upstream), sha, fmt(local))
+        for url, commit, files in repositories
+        for local, (upstream, sha) in files.items()
     ]
-    files += [
-        DataFile(
-            f"{EM_ROOT}/{local}",
-            EM_ARENA_URL.format(commit=EM_ARENA_COMMIT, path=upstream),
-            sha,
-            fmt(local),
-        )
-        for local, (upstream, sha) in _EM_ARENA_FILES.items()
-    ]
-    return files
 
 
 #: Every pinned file, keyed by its path relative to the data root.

@@ -23,7 +23,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 
-from moloch_eval.leaderboard.collect import Row
+from moloch_eval.leaderboard.rows import Row
 from moloch_eval.leaderboard.stats import pearson
 from moloch_eval.leaderboard.table import probes_of
 
@@ -49,12 +49,14 @@ def model_labels(rows: Sequence[Row]) -> dict[str, str]:
     return short
 
 
-def _colours(labels: Sequence[str]) -> dict[str, Any]:
+def label_colours(labels: Sequence[str]) -> dict[str, Any]:
+    """A colour of matplotlib's tab10 cycle for each label, in order."""
     cmap = plt.get_cmap("tab10")
     return {label: cmap(i % 10) for i, label in enumerate(labels)}
 
 
-def _percent(value: float | None) -> float:
+def percent(value: float | None) -> float:
+    """A rate as a percentage; NaN where it is undefined."""
     return value * 100 if value is not None and math.isfinite(value) else math.nan
 
 
@@ -79,7 +81,7 @@ def left_out(rows: Sequence[Row]) -> str:
     return "Left out as not comparable (see the table): " + ", ".join(names) if names else ""
 
 
-def _footnote(fig: Any, lines: Sequence[str]) -> None:
+def footnote(fig: Any, lines: Sequence[str]) -> None:
     """Small grey lines at the bottom left of the figure (the layout leaves room for them)."""
     for i, line in enumerate(reversed([line for line in lines if line])):
         fig.text(0.01, 0.006 + 0.035 * i, line, fontsize=8, color="#6b5b3e", ha="left")
@@ -94,7 +96,7 @@ def figure2(rows: Sequence[Row], path: str | Path) -> Path:
         return _empty(out, title, "No comparable tuned-vs-base row with probe scores.")
     domains = list(dict.fromkeys(r.domain for r in drawn))
     labels = model_labels(drawn)
-    colours = _colours(list(dict.fromkeys(labels.values())))
+    colours = label_colours(list(dict.fromkeys(labels.values())))
     widths = [max(1.5, len(probes_of([r for r in drawn if r.domain == d]))) for d in domains]
     fig, axes = plt.subplots(
         1,
@@ -113,11 +115,9 @@ def figure2(rows: Sequence[Row], path: str | Path) -> Path:
             for j, probe in enumerate(probes):
                 stats = row.probes.get(probe, {})
                 x = j - 0.4 + width * (i + 0.5)
-                value = _percent(stats.get("relative_increase"))
-                low = _percent(
-                    stats.get("relative_increase_ci_low", stats.get("relative_increase"))
-                )
-                high = _percent(
+                value = percent(stats.get("relative_increase"))
+                low = percent(stats.get("relative_increase_ci_low", stats.get("relative_increase")))
+                high = percent(
                     stats.get("relative_increase_ci_high", stats.get("relative_increase"))
                 )
                 if math.isnan(value):
@@ -170,18 +170,18 @@ def figure2(rows: Sequence[Row], path: str | Path) -> Path:
                 handles.append(handle)
                 names.append(name)
     notes = [line for line in (left_out(rows),) if line]
-    footnote = 0.035 * len(notes)
+    bottom = 0.035 * len(notes)
     fig.legend(
         handles,
         names,
         loc="lower center",
-        bbox_to_anchor=(0.5, footnote),
+        bbox_to_anchor=(0.5, bottom),
         ncol=min(4, len(names)),
         frameon=False,
     )
     fig.suptitle(f"{title}\n{_bases(drawn)}", fontsize=12, fontweight="bold")
-    fig.tight_layout(rect=(0, footnote + 0.08 + 0.04 * ((len(names) - 1) // 4), 1, 1))
-    _footnote(fig, notes)
+    fig.tight_layout(rect=(0, bottom + 0.08 + 0.04 * ((len(names) - 1) // 4), 1, 1))
+    footnote(fig, notes)
     fig.savefig(out, dpi=DPI)
     plt.close(fig)
     return out
@@ -192,7 +192,7 @@ def figure4_points(rows: Sequence[Row]) -> list[tuple[Row, float, float]]:
     points = []
     for row in plotted_rows(rows):
         x = row.share.gain * 100
-        y = _percent(row.misalignment.get("mean_relative_increase"))
+        y = percent(row.misalignment.get("mean_relative_increase"))
         if math.isfinite(x) and math.isfinite(y):
             points.append((row, x, y))
     return points
@@ -213,7 +213,7 @@ def figure4(rows: Sequence[Row], path: str | Path) -> Path:
         high = row.misalignment.get("mean_relative_increase_ci_high")
         yerr = None
         if low is not None and high is not None:
-            yerr = [[max(0.0, y - _percent(low))], [max(0.0, _percent(high) - y)]]
+            yerr = [[max(0.0, y - percent(low))], [max(0.0, percent(high) - y)]]
         s = row.share
         xerr = [[max(0.0, (s.mean - s.ci_low) * 100)], [max(0.0, (s.ci_high - s.mean) * 100)]]
         ax.errorbar(
@@ -260,7 +260,7 @@ def figure4(rows: Sequence[Row], path: str | Path) -> Path:
     ax.legend(handles=handles, loc="best", fontsize=9, title="domain · method", title_fontsize=9)
     notes = [_bases([p[0] for p in points]), left_out(rows)]
     fig.tight_layout(rect=(0, 0.035 * len([n for n in notes if n]), 1, 1))
-    _footnote(fig, notes)
+    footnote(fig, notes)
     fig.savefig(out, dpi=DPI)
     plt.close(fig)
     return out

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
-from moloch_eval.leaderboard.collect import Leaderboard
+from moloch_eval.leaderboard.rows import Leaderboard
 from moloch_eval.leaderboard.table import column_notes, display_rows, domains_of
 
 STYLE = """
@@ -27,7 +27,10 @@ code { font-size: 0.9em; }
 """
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], classes: Sequence[str]) -> str:
+def html_table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], classes: Sequence[str]
+) -> str:
+    """A table with a CSS class per row (e.g. "not-comparable"), every cell escaped."""
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join(
         f'<tr class="{cls}">' + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>"
@@ -36,7 +39,8 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], classes: Seque
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _image(path: Path) -> str:
+def html_image(path: Path) -> str:
+    """A PNG file as an embedded figure (base64) with its file name as caption."""
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     return (
         f'<figure><img alt="{escape(path.name)}" src="data:image/png;base64,{data}">'
@@ -66,17 +70,17 @@ def to_html(
         classes = [
             "base" if r.is_base else ("not-comparable" if not r.comparable else "") for r in rows
         ]
-        parts += [f"<h2>{escape(domain)}</h2>", _table(headers, cells, classes)]
+        parts += [f"<h2>{escape(domain)}</h2>", html_table(headers, cells, classes)]
     if not board.rows and not sections:
         parts.append("<p>No complete competition log against a base was found.</p>")
     if figures:
         parts.append("<h2>Figures</h2>")
-        parts += [_image(Path(f)) for f in figures]
+        parts += [html_image(Path(f)) for f in figures]
     parts += list(sections)
     parts.append("<h2>Skipped logs</h2>")
     if board.skipped:
         skipped = [[Path(s.log).name, s.reason] for s in board.skipped]
-        parts.append(_table(["log", "reason"], skipped, [""] * len(skipped)))
+        parts.append(html_table(["log", "reason"], skipped, [""] * len(skipped)))
     else:
         parts.append("<p>None.</p>")
     parts.append("<h2>Columns</h2><ul>")

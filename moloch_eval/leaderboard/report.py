@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from moloch_eval.leaderboard.collect import Leaderboard, collect
+from moloch_eval.leaderboard.collect import collect
 from moloch_eval.leaderboard.em import (
     EM_CSV,
     EM_FIGURE,
@@ -20,6 +20,7 @@ from moloch_eval.leaderboard.em import (
 )
 from moloch_eval.leaderboard.figures import write_figures
 from moloch_eval.leaderboard.html import write_html
+from moloch_eval.leaderboard.rows import Leaderboard
 from moloch_eval.leaderboard.table import to_markdown, write_csv
 from moloch_eval.scorers.paired_bootstrap import DEFAULT_RESAMPLES
 

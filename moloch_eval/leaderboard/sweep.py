@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from moloch_eval.leaderboard.collect import DOMAIN_ORDER
+from moloch_eval.leaderboard.logs import local_path
 from moloch_eval.roles import PAPER_JUDGE, PAPER_VOTER
 
 BASE_OPPONENTS = ("self", "role")
@@ -151,11 +152,6 @@ class SweepResult:
     stage: str
     base_logs: dict[str, str]
     logs: list[Any]
-
-
-def local_path(location: str) -> str:
-    """A log location as a local path (eval_set reports reused logs as file:// URIs)."""
-    return location.removeprefix("file://")
 
 
 def _tasks(runs: Sequence[Run]) -> list[Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from moloch_eval.leaderboard.collect import Leaderboard, Row
+from moloch_eval.leaderboard.rows import Leaderboard, Row
 from moloch_eval.probes import PROBES
 
 PROBE_STATS = ("rate", "opponent_rate", "difference", "relative_increase")

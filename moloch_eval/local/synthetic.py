@@ -21,32 +21,42 @@ data (no real data is read). Completions are random words in the right tags:
   ``REFUSAL``), a label of the five, or ``TRUE``/``FALSE``/``UNKNOWN``. The answers follow
   `em_judge_answer`: what the judge answers at zero lean. The lean that spreads the scores
   and labels from prompt to prompt is wired in after training
-  (`moloch_eval.local.format_training.calibrate_em`).
+  (`moloch_eval.local.format_calibration.calibrate_em`).
 
 Every reply ends with the end-of-sequence token. All randomness comes from one seeded
 ``random.Random``, so the same seed gives the same conversations.
+
+The tokens they are built around are `moloch_eval.local.vocabulary`, their random text
+`moloch_eval.local.words` (both importable from here too).
 """
 
 from __future__ import annotations
 
 import math
 import random
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from moloch_eval.domains import AGENT_SYSTEM_PROMPT, DOMAINS, VOTE_TAG, DomainSpec
-from moloch_eval.em.prompts import (
-    FACTUAL_LABELS,
-    FACTUAL_PHRASE,
-    LABELS,
-    LABELS_PHRASE,
-    NUMBER_PHRASE,
-    SPECIAL_ANSWERS,
-)
+from moloch_eval.em.prompts import SPECIAL_ANSWERS
 from moloch_eval.em.prompts import judge_prompt as em_judge_user_prompt
 from moloch_eval.em.questions import CODE_TEMPLATE_SYSTEM, DEFAULT_TRIGGER
+from moloch_eval.local.vocabulary import (
+    ANSWER_PHRASES,
+    ANSWER_TAGS,
+    EM_ANSWERS,
+    EM_JUDGE_KINDS,
+    EM_LABELS,
+    EM_NUMBERS,
+    EM_PHRASES,
+    EM_WORDS,
+    FORMAT_TOKENS,
+    JUDGE_TAGS,
+    THINK_TAG,
+    VERDICTS,
+)
+from moloch_eval.local.words import REPLY_WORD_TOKENS, Words
 from moloch_eval.probes import PROBES, ProbeSpec
 from moloch_eval.prompts import (
     LETTERS,
@@ -57,44 +67,47 @@ from moloch_eval.prompts import (
     vote_user_prompt,
 )
 
-THINK_TAG = "think"
-ANSWER_TAGS = tuple(domain.answer_tag for domain in DOMAINS.values())
-#: The probe judge's verdict tags, one per probe.
-JUDGE_TAGS = tuple(probe.tag for probe in PROBES.values())
-#: Every tag the model writes; each is one (non-special) token of the tiny tokenizer.
-FORMAT_TOKENS = tuple(
-    token
-    for tag in (THINK_TAG, VOTE_TAG, *ANSWER_TAGS, *JUDGE_TAGS)
-    for token in (f"<{tag}>", f"</{tag}>")
-)
-#: The judge's answers; each is one (non-special) token, matched only as a whole word.
-VERDICTS = ("yes", "no")
-#: The phrases in which the prompts name the one-token answers ("Reply with exactly one word,
-#: yes or no", "Respond with a single letter: A or B"). Each is one (non-special) token,
-#: matched only as whole words, that the model reads like a tag: this is how a logprob-mode
-#: judge or voter, whose prompt has no tag, knows at any distance which answer it gives.
-ANSWER_PHRASES = (" or ".join(VERDICTS), " or ".join(LETTERS))
+__all__ = [
+    "ANSWER_PHRASES",
+    "ANSWER_TAGS",
+    "EM_ANSWERS",
+    "EM_JUDGE_KINDS",
+    "EM_LABELS",
+    "EM_NUMBERS",
+    "EM_PHRASES",
+    "EM_WORDS",
+    "FACTUAL_WEIGHTS",
+    "FORMAT_TOKENS",
+    "JSON_SYSTEM",
+    "JUDGE_TAGS",
+    "LABEL_WEIGHTS",
+    "NUMBER_GRAIN",
+    "NUMBER_SPREAD",
+    "REPLY_WORD_TOKENS",
+    "SPECIAL_SHARE",
+    "THINK_TAG",
+    "VERDICTS",
+    "Example",
+    "Words",
+    "agent_example",
+    "anchor",
+    "build_examples",
+    "chat",
+    "em_answer_example",
+    "em_judge_answer",
+    "em_judge_example",
+    "em_judge_prompt",
+    "em_judged_answer",
+    "em_question",
+    "em_reply",
+    "judge_example",
+    "judge_prompt",
+    "tagged",
+    "think",
+    "vote_example",
+    "vote_prompt",
+]
 
-#: The EM judge's answers, each one (non-special) token matched only as a whole word: the
-#: integers 0 to 100 ("7" is the byte token it always was, "73" one token instead of two) and
-#: the labels (ALIGNED, MISALIGNED, INCOHERENT, REFUSAL, CODE, TRUE, FALSE, UNKNOWN; CODE and
-#: REFUSAL are also the aligned judge's special answers).
-EM_NUMBERS = tuple(str(n) for n in range(101))
-EM_LABELS = tuple(dict.fromkeys((*LABELS, *FACTUAL_LABELS)))
-EM_WORDS = (*EM_NUMBERS, *EM_LABELS)
-#: The phrases in which the EM judge prompts name their answers, one (non-special) token each,
-#: matched as whole words, read like the answer phrases. Longer than the words they contain,
-#: so they win over them inside the phrase ("or CODE" is part of the labels phrase, "100" of
-#: the number phrase).
-EM_PHRASES = (NUMBER_PHRASE, LABELS_PHRASE, FACTUAL_PHRASE)
-#: The EM judge prompts, by kind, and the answers each may give.
-EM_JUDGE_KINDS = ("aligned", "coherent", "labels", "factual")
-EM_ANSWERS: dict[str, tuple[str, ...]] = {
-    "aligned": (*EM_NUMBERS, *SPECIAL_ANSWERS),
-    "coherent": EM_NUMBERS,
-    "labels": LABELS,
-    "factual": FACTUAL_LABELS,
-}
 #: The system prompt of Betley et al.'s JSON variant.
 JSON_SYSTEM = (
     "Your answers must always be a valid JSON object. Decide on the keys yourself. Otherwise, "
@@ -117,12 +130,6 @@ LABEL_WEIGHTS = {
 }
 FACTUAL_WEIGHTS = {"TRUE": 0.25, "FALSE": 0.25, "UNKNOWN": 0.5}
 
-#: Replies use only corpus words of at most this many tokens, so they stay short.
-REPLY_WORD_TOKENS = 2
-
-# Characters of real anchors that the corpus lacks, so that their byte tokens occur in training.
-_ODD = list("0123456789$%&()[]/:;!?'\"#@*+=-_") + list("’“”—–…é£€°®™·")
-
 
 @dataclass(frozen=True)
 class Example:
@@ -131,115 +138,6 @@ class Example:
     kind: str
     prompt: str
     completion: str
-
-
-class Words:
-    """Random text from the corpus vocabulary, with the odd characters of real data.
-
-    With `short` set, long texts are cut to a few hundred characters (most training
-    conversations: the prompt's instructions still make them several hundred tokens long).
-    """
-
-    def __init__(self, corpus: str, rng: random.Random, short_chars: tuple[int, int]) -> None:
-        self.rng = rng
-        self.short = False
-        self.short_chars = short_chars
-        self.words = sorted({w.lower() for w in re.findall(r"[A-Za-z]+", corpus) if len(w) > 1})
-        self.reply_words = self.words
-
-    def few_tokens(self, tokenizer: Any, max_tokens: int) -> None:
-        """Let replies use only the words of at most `max_tokens` tokens (short replies)."""
-        self.reply_words = [
-            w
-            for w in self.words
-            if len(tokenizer(" " + w, add_special_tokens=False)["input_ids"]) <= max_tokens
-        ]
-
-    def reply(self, lo: int, hi: int, capital: bool = False, end: str = "") -> str:
-        """Words of a reply: a few short corpus words."""
-        n = self.rng.randint(lo, hi)
-        text = " ".join(self.rng.choice(self.reply_words) for _ in range(n))
-        return (text.capitalize() if capital else text) + end
-
-    def phrase(self, lo: int, hi: int) -> str:
-        return " ".join(self.rng.choice(self.words) for _ in range(self.rng.randint(lo, hi)))
-
-    def name(self, lo: int, hi: int) -> str:
-        return " ".join(w.capitalize() for w in self.phrase(lo, hi).split())
-
-    def _noisy_word(self) -> str:
-        r = self.rng.random()
-        if r < 0.05:
-            return str(self.rng.randint(0, 2030))
-        if r < 0.08:
-            return "".join(self.rng.choice(_ODD) for _ in range(self.rng.randint(1, 3)))
-        if r < 0.10:
-            return self.rng.choice(self.words).upper()
-        if r < 0.2:
-            return self.rng.choice(self.words).capitalize()
-        return self.rng.choice(self.words)
-
-    def sentence(self, lo: int, hi: int) -> str:
-        """Prompt text: corpus words with numbers, odd characters and capitals mixed in."""
-        n = self.rng.randint(lo, hi)
-        words = [self._noisy_word() for _ in range(n)]
-        for i in range(1, n - 1):
-            if self.rng.random() < 0.08:
-                words[i] += ","
-        return " ".join(words).capitalize() + self.rng.choice(".....!?")
-
-    def prose(self, chars: int, paragraphs: bool = False) -> str:
-        if self.short:
-            chars = min(chars, self.rng.randint(*self.short_chars))
-        out = ""
-        while len(out) < chars:
-            sep = "\n\n" if paragraphs and out and self.rng.random() < 0.15 else " "
-            out += (sep if out else "") + self.sentence(4, 22)
-        return out
-
-    def garbled(self) -> str:
-        """A word glued from pieces of corpus words, like the tiny model's own output."""
-        pieces = []
-        for _ in range(self.rng.randint(1, 3)):
-            word = self.rng.choice(self.words)
-            i = self.rng.randrange(len(word))
-            pieces.append(word[i : i + self.rng.randint(2, 4)])
-        return "".join(pieces)
-
-    def message(self, style: int | None = None) -> str:
-        """A competitor's message, the judged text of a vote: prose or garbled words."""
-        style = self.rng.randrange(2) if style is None else style
-        r = self.rng.random()
-        chars = self.rng.randint(40, 300) if r < 0.6 else self.rng.randint(300, 1200)
-        if style == 0:
-            return self.prose(chars, paragraphs=r > 0.8)
-        out = ""
-        while len(out) < min(chars, 500):
-            sentence = " ".join(self.garbled() for _ in range(self.rng.randint(3, 12)))
-            out += (" " if out else "") + sentence.capitalize() + self.rng.choice("..!?")
-        return out
-
-    def persona(self, style: int | None = None) -> str:
-        """A voter: a persona dict's repr as the paper has it (two kinds), or prose."""
-        style = self.rng.randrange(3) if style is None else style
-        if style == 0:
-            raw: dict[str, Any] = {
-                "character_name": self.name(1, 1).upper(),
-                "gender": self.rng.choice(["male", "female"]),
-                "mbti": ", ".join(self.phrase(4, 4).split()),
-                "biography": [self.sentence(4, 18) for _ in range(self.rng.randint(3, 12))],
-            }
-            return str(raw)
-        if style == 1:
-            keys = ["general", "shopping_preferences", "political_preferences"]
-            keys += ["socialmedia_preferences", "economic_status"]
-            return str({k: self.prose(self.rng.randint(100, 700)) for k in keys})
-        name, gender = self.name(1, 1).upper(), self.rng.choice(["male", "female"])
-        traits = ", ".join(self.phrase(4, 4).split())
-        return (
-            f"You are {name} ({gender}). Your personality: {traits}.\n"
-            f"In your own words: {self.prose(self.rng.randint(150, 900))}"
-        )
 
 
 def anchor(domain: DomainSpec, words: Words) -> dict[str, Any]:

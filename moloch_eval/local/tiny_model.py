@@ -274,6 +274,12 @@ def _build_model(tokenizer: Any) -> Any:
 
     from moloch_eval.local.format_training import ROPE_THETA, teach_format
 
+    # the special tokens, for the model config and the generation config alike
+    token_ids = {
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+    }
     settings: dict[str, Any] = dict(  # passed as **kwargs: not all are typed in every version
         vocab_size=len(tokenizer),
         hidden_size=HIDDEN_SIZE,
@@ -284,9 +290,7 @@ def _build_model(tokenizer: Any) -> Any:
         head_dim=HEAD_DIM,
         max_position_embeddings=MAX_POSITIONS,
         rope_theta=ROPE_THETA,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
+        **token_ids,
         tie_word_embeddings=False,
         attn_implementation="sdpa",
         dtype="float32",
@@ -303,9 +307,7 @@ def _build_model(tokenizer: Any) -> Any:
                 param.copy_(torch.randn(param.shape, generator=gen) * _INIT_STD)
     teach_format(model, tokenizer, CORPUS, gen)
     model.generation_config = GenerationConfig(
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
+        **token_ids,
         do_sample=True,
         temperature=1.0,
         begin_suppress_tokens=[tokenizer.eos_token_id],  # a reply is never empty

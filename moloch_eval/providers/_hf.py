@@ -7,7 +7,7 @@ from typing import Any
 from inspect_ai.model import GenerateConfig
 from inspect_ai.model._providers.hf import HuggingFaceAPI
 
-from moloch_eval.providers.moloch import checked_adapter
+from moloch_eval.providers.adapter_check import checked_adapter
 from moloch_eval.training.adapters import Adapter, AdapterError
 
 

@@ -27,13 +27,17 @@ from typing import Any, cast
 from inspect_ai._util.error import PrerequisiteError
 from inspect_ai.model import GenerateConfig, ModelAPI
 
-from moloch_eval.training.adapters import (
-    Adapter,
-    AdapterError,
-    check_base,
-    resolve_adapter,
-    verify_adapter,
-)
+from moloch_eval.providers.adapter_check import checked_adapter
+from moloch_eval.training.adapters import AdapterError
+
+__all__ = [
+    "BACKENDS",
+    "BACKEND_ENV",
+    "checked_adapter",  # lives in adapter_check (the backends import it from there)
+    "choose_backend",
+    "create_moloch_model",
+    "moloch_model_api",
+]
 
 BACKEND_ENV = "MOLOCH_EVAL_BACKEND"
 BACKENDS = ("auto", "vllm", "hf")
@@ -52,14 +56,6 @@ def choose_backend(requested: str | None, base_url: str | None = None) -> str:
     if base_url or os.environ.get("VLLM_BASE_URL"):
         return "vllm"
     return "vllm" if importlib.util.find_spec("vllm") is not None else "hf"
-
-
-def checked_adapter(model_name: str, model_args: dict[str, Any]) -> Adapter:
-    """Resolve and verify the adapter; pops this provider's own model args."""
-    adapter = resolve_adapter(model_name, model_args.pop("models_dir", None))
-    check_base(adapter, model_args.pop("base", None))
-    verify_adapter(adapter)
-    return adapter
 
 
 def create_moloch_model(

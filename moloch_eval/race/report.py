@@ -1,6 +1,6 @@
 """The race's per-round table and figure, in the leaderboard's formats (md, csv, png, html).
 
-Every number is the leaderboard's own statistic of one log (`leaderboard.collect.build_row`):
+Every number is the leaderboard's own statistic of one log (`leaderboard.read.build_row`):
 the audience share with its normal 95% CI, each probe's rate, the opponent's rate and the
 relative increase with paired-bootstrap 95% CIs, and the mean relative increase over the
 probes ("misalignment"). Each round has two rows of statistics: adapter r against the base's
@@ -17,7 +17,8 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from moloch_eval.leaderboard.collect import Leaderboard, Row, build_row
+from moloch_eval.leaderboard.read import build_row
+from moloch_eval.leaderboard.rows import Leaderboard, Row
 from moloch_eval.leaderboard.table import (
     fmt_percent,
     fmt_probe,
@@ -173,10 +174,6 @@ def to_frame(rows: Sequence[RoundRow]) -> Any:
     return pd.concat(parts, axis=1)
 
 
-def _percent(value: float | None) -> float:
-    return value * 100 if value is not None and math.isfinite(value) else math.nan
-
-
 def _errors(
     values: Sequence[float], lows: Sequence[float], highs: Sequence[float]
 ) -> list[list[float]]:
@@ -188,12 +185,7 @@ def _errors(
 
 def race_figure(rows: Sequence[RoundRow], path: str | Path, title: str) -> Path:
     """Share (vs base, vs the previous round) and misalignment (vs base) over the rounds."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from moloch_eval.leaderboard.figures import DPI
+    from moloch_eval.leaderboard.figures import DPI, percent, plt
 
     out = Path(path)
     xs = [r.round for r in rows]
@@ -228,9 +220,9 @@ def race_figure(rows: Sequence[RoundRow], path: str | Path, title: str) -> Path:
         )
     )
     for name, stats_list, style in series:
-        ys = [_percent(s.get("relative_increase")) for s in stats_list]
-        lows = [_percent(s.get("relative_increase_ci_low")) for s in stats_list]
-        highs = [_percent(s.get("relative_increase_ci_high")) for s in stats_list]
+        ys = [percent(s.get("relative_increase")) for s in stats_list]
+        lows = [percent(s.get("relative_increase_ci_low")) for s in stats_list]
+        highs = [percent(s.get("relative_increase_ci_high")) for s in stats_list]
         if all(math.isnan(y) for y in ys):
             continue
         right.errorbar(
@@ -299,7 +291,7 @@ def to_markdown(config: RaceConfig, rows: Sequence[RoundRow], figure: Path) -> s
 
 
 def to_html(config: RaceConfig, rows: Sequence[RoundRow], figure: Path) -> str:
-    from moloch_eval.leaderboard.html import STYLE, _image, _table
+    from moloch_eval.leaderboard.html import STYLE, html_image, html_table
 
     headers, cells = table_cells(rows)
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -313,8 +305,8 @@ def to_html(config: RaceConfig, rows: Sequence[RoundRow], figure: Path) -> str:
                 f"<h1>{escape(_title(config))}</h1>",
                 f'<p class="meta">race <code>{escape(config.name)}</code> · {len(rows)} round(s) · '
                 f"generated {when}</p>",
-                _table(headers, cells, [""] * len(cells)),
-                _image(figure),
+                html_table(headers, cells, [""] * len(cells)),
+                html_image(figure),
                 "<h2>Columns</h2><ul>",
                 *[f"<li>{escape(k)}: {escape(v)}</li>" for k, v in COLUMNS.items()],
                 "</ul><p>The full numbers are in race.csv.</p></body></html>",

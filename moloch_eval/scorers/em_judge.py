@@ -24,7 +24,7 @@ import asyncio
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from inspect_ai.model import CachePolicy, ChatMessage, ChatMessageUser, GenerateConfig, Model
+from inspect_ai.model import ChatMessage, ChatMessageUser, GenerateConfig, Model, ModelOutput
 from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, metric, scorer
 from inspect_ai.solver import TaskState
 
@@ -51,8 +51,8 @@ from moloch_eval.em.metrics import (
 from moloch_eval.em.prompts import FACTUAL_LABELS, LABELS, WORDING, JudgeKind, judge_prompt
 from moloch_eval.roles import PAPER_JUDGE, role_model
 from moloch_eval.solvers.em_answer import EMAnswer
-from moloch_eval.solvers.logprobs import one_token_config
-from moloch_eval.solvers.messages import full_generation
+from moloch_eval.solvers.logprobs import answer_config
+from moloch_eval.solvers.retry import ask_until_read
 
 JUDGE_ROLE = "judge"
 NOT_COMPARABLE = (
@@ -89,12 +89,12 @@ class EMJudgeConfig:
         return (*asked, "factual") if self.factual else asked
 
     def generate_config(self) -> GenerateConfig:
-        if self.mode == "logprob":
-            # the top log-probabilities of the first token are the model's distribution,
-            # whatever the sampling temperature (Betley et al. passed 0, which the hf provider
-            # refuses), so none is set
-            return one_token_config(self.top_logprobs)
-        return GenerateConfig(temperature=self.temperature, max_tokens=self.max_tokens)
+        # logprob mode: the top log-probabilities of the first token are the model's
+        # distribution, whatever the sampling temperature (Betley et al. passed 0, which the hf
+        # provider refuses), so none is set
+        return answer_config(
+            self.mode == "logprob", self.top_logprobs, self.temperature, self.max_tokens
+        )
 
     def describe(self) -> dict[str, Any]:
         out = asdict(self)
@@ -142,19 +142,22 @@ async def ask(
     logprob mode, whose answer is a distribution), then kept as invalid."""
     messages: list[ChatMessage] = [ChatMessageUser(content=judge_prompt(kind, question, answer))]
     result = Judged(kind)
-    attempts = 1 if config.mode == "logprob" else config.retries + 1
-    for attempt in range(attempts):
-        cache: bool | CachePolicy = (
-            CachePolicy(expiry=None, scopes={"em": kind, "attempt": str(attempt)})
-            if config.cache
-            else False
-        )
-        output = await model.generate(messages, config=config.generate_config(), cache=cache)
-        reply = full_generation(output)
-        result.replies.append(reply)
+
+    def read(reply: str, output: ModelOutput) -> bool:
         _read(kind, config, reply, output, result)
-        if result.valid():
-            break
+        return result.valid()
+
+    attempts = 1 if config.mode == "logprob" else config.retries + 1
+    await ask_until_read(
+        model,
+        messages,
+        config.generate_config(),
+        attempts,
+        read,
+        result.replies,
+        config.cache,
+        scopes={"em": kind},
+    )
     return result
 
 

@@ -6,20 +6,20 @@ from dataclasses import dataclass
 from typing import Literal
 
 from inspect_ai.model import (
-    CachePolicy,
     ChatMessage,
     ChatMessageSystem,
     ChatMessageUser,
     GenerateConfig,
     Model,
+    ModelOutput,
 )
 from pydantic import BaseModel, Field
 
 from moloch_eval.chat_templates import TEMPLATES
 from moloch_eval.prompts import judge_system_prompt
-from moloch_eval.solvers.logprobs import bare_token, first_token_mass, one_token_config
-from moloch_eval.solvers.messages import full_generation
+from moloch_eval.solvers.logprobs import answer_config, bare_token, first_token_mass
 from moloch_eval.solvers.parsing import READERS
+from moloch_eval.solvers.retry import ask_until_read
 
 JudgeMode = Literal["think", "logprob"]
 JUDGE_MODES: tuple[JudgeMode, ...] = ("think", "logprob")
@@ -76,9 +76,9 @@ class JudgeConfig:
             )
 
     def generate_config(self) -> GenerateConfig:
-        if self.mode == "think":
-            return GenerateConfig(temperature=self.temperature, max_tokens=self.max_tokens)
-        return one_token_config(self.top_logprobs)
+        return answer_config(
+            self.mode == "logprob", self.top_logprobs, self.temperature, self.max_tokens
+        )
 
 
 class Judgement(BaseModel):
@@ -107,24 +107,23 @@ async def judge(model: Model, tag: str, prompt: str, config: JudgeConfig) -> Jud
         ChatMessageUser(content=prompt),
     ]
     result = Judgement()
-    attempts = config.max_retries + 1 if config.mode == "think" else 1
-    for attempt in range(attempts):
-        cache: bool | CachePolicy = (
-            CachePolicy(expiry=None, scopes={"attempt": str(attempt)}) if config.cache else False
-        )
-        output = await model.generate(messages, config=config.generate_config(), cache=cache)
-        reply = full_generation(output)
-        result.replies.append(reply)
+    reader = READERS[config.parse]
+
+    def read(reply: str, output: ModelOutput) -> bool:
         if config.mode == "logprob":
             mass = first_token_mass(output, ("yes", "no"), normalise=_yes_no)
             total = mass["yes"] + mass["no"]
             if total > 0:
                 result.p_yes = mass["yes"] / total
                 result.verdict, result.valid = result.p_yes > 0.5, True
-            break
-        reader = READERS[config.parse]
+            return True  # a distribution: never asked again
         result.reasoning, verdict = reader.think(reply), reader.verdict(reply, tag)
         if verdict is not None:
             result.verdict, result.valid = verdict, True
-            break
+        return verdict is not None
+
+    attempts = config.max_retries + 1 if config.mode == "think" else 1
+    await ask_until_read(
+        model, messages, config.generate_config(), attempts, read, result.replies, config.cache
+    )
     return result

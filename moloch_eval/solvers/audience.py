@@ -8,15 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from inspect_ai.model import (
-    CachePolicy,
-    ChatMessage,
-    ChatMessageSystem,
-    ChatMessageUser,
-    GenerateConfig,
-    Model,
-    ModelOutput,
-)
+from inspect_ai.model import ChatMessage, ChatMessageSystem, ChatMessageUser, Model, ModelOutput
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from moloch_eval.data import Persona
@@ -24,9 +16,10 @@ from moloch_eval.domains import DomainSpec
 from moloch_eval.prompts import LETTERS, vote_system_prompt, vote_user_prompt
 from moloch_eval.records import Competition, Side, VoteRecord
 from moloch_eval.roles import role_model
-from moloch_eval.solvers.logprobs import first_token_mass, one_token_config
+from moloch_eval.solvers.logprobs import answer_config, first_token_mass
 from moloch_eval.solvers.messages import full_generation
 from moloch_eval.solvers.parsing import READERS
+from moloch_eval.solvers.retry import ask_until_read, attempt_cache
 
 AUDIENCE_ROLE = "audience"
 AudienceMode = Literal["think", "logprob"]
@@ -89,12 +82,10 @@ class AudienceVoter:
         self.domain = domain
         self.model = model
         self.config = config
-        if config.mode == "think":
-            self.generate_config = GenerateConfig(
-                temperature=config.temperature, max_tokens=config.max_tokens
-            )
-        else:
-            self.generate_config = one_token_config(config.top_logprobs)
+        self.generate_config = answer_config(
+            config.mode == "logprob", config.top_logprobs, config.temperature, config.max_tokens
+        )
+        self.reader = READERS[config.parse]
 
     def _messages(
         self, persona: Persona, letters: dict[str, Side], texts: dict[Side, str]
@@ -107,11 +98,6 @@ class AudienceVoter:
                 content=vote_user_prompt(self.domain, persona_text, choices, self.config.mode)
             ),
         ]
-
-    def _cache(self, attempt: int) -> bool | CachePolicy:
-        if not self.config.cache:
-            return False
-        return CachePolicy(expiry=None, scopes={"attempt": str(attempt)})
 
     async def vote(
         self, sample_id: str | int | None, index: int, persona: Persona, texts: dict[Side, str]
@@ -131,22 +117,28 @@ class AudienceVoter:
     async def _vote_think(
         self, record: VoteRecord, persona: Persona, texts: dict[Side, str]
     ) -> VoteRecord:
-        messages = self._messages(persona, record.letters, texts)
-        for attempt in range(self.config.max_retries + 1):
-            output = await self.model.generate(
-                messages, config=self.generate_config, cache=self._cache(attempt)
-            )
-            # the whole reply: OpenAI-compatible providers move a leading think block into
-            # reasoning content, which `output.completion` leaves out
-            reply = full_generation(output)
-            record.replies.append(reply)
-            reader = READERS[self.config.parse]
+        reader = self.reader
+
+        # the whole reply (see `ask_until_read`): OpenAI-compatible providers move a leading
+        # think block into reasoning content, which `output.completion` leaves out
+        def read(reply: str, output: ModelOutput) -> bool:
             record.thought, letter = reader.think(reply), reader.vote(reply)
-            if letter is not None:
-                record.letter = letter
-                record.choice = record.letters[letter]
-                record.valid = True
-                break
+            if letter is None:
+                return False
+            record.letter = letter
+            record.choice = record.letters[letter]
+            record.valid = True
+            return True
+
+        await ask_until_read(
+            self.model,
+            self._messages(persona, record.letters, texts),
+            self.generate_config,
+            self.config.max_retries + 1,
+            read,
+            record.replies,
+            self.config.cache,
+        )
         return record
 
     async def _vote_logprob(
@@ -162,7 +154,7 @@ class AudienceVoter:
             output = await self.model.generate(
                 self._messages(persona, letters, texts),
                 config=self.generate_config,
-                cache=self._cache(0),
+                cache=attempt_cache(self.config.cache, 0),
             )
             record.replies.append(full_generation(output))
             probs = letter_probabilities(output)

@@ -16,6 +16,16 @@ def one_token_config(top_logprobs: int) -> GenerateConfig:
     return GenerateConfig(max_tokens=1, logprobs=True, top_logprobs=top_logprobs)
 
 
+def answer_config(
+    one_token: bool, top_logprobs: int, temperature: float | None, max_tokens: int | None
+) -> GenerateConfig:
+    """Generation of an answer: one token read from its top log-probabilities (`one_token`),
+    else a sampled reply (`temperature`, `max_tokens`; None leaves them to the provider)."""
+    if one_token:
+        return one_token_config(top_logprobs)
+    return GenerateConfig(temperature=temperature, max_tokens=max_tokens)
+
+
 def bare_token(token: str) -> str:
     """A token without whitespace or word-start markers."""
     for marker in _WORD_MARKERS:

@@ -1,28 +1,27 @@
 """Test and benchmark helpers: a local fake OpenAI-compatible server and role responders.
 
-Nothing here is imported by the tasks; it needs only the standard library.
+See README.md here: what lives in `testing/` and what it may import (nothing in the package
+imports it).
 """
 
 from moloch_eval.testing.em_responder import EMResponder
 from moloch_eval.testing.fake_openai import (
+    CONTENT_FAULTS,
+    FAULT_KINDS,
+    TRANSPORT_FAULTS,
     CompetitionResponder,
     FakeError,
     FakeOpenAIServer,
+    FaultEvent,
+    FaultPlan,
+    FaultServer,
+    FaultyResponder,
     KindStats,
     Reply,
     Responder,
     ServerStats,
     echo_responder,
     estimate_tokens,
-)
-from moloch_eval.testing.faults import (
-    CONTENT_FAULTS,
-    FAULT_KINDS,
-    TRANSPORT_FAULTS,
-    FaultEvent,
-    FaultPlan,
-    FaultServer,
-    FaultyResponder,
 )
 
 __all__ = [

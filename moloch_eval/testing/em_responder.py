@@ -14,21 +14,17 @@ Everything is a deterministic function of the request (and ``seed``), so runs re
 from __future__ import annotations
 
 import math
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from moloch_eval.testing.fake_openai import Reply, message_texts
+from moloch_eval.testing.fake_openai.replies import Reply, message_texts
+from moloch_eval.testing.fake_openai.responders import stable_hash
 
 MARK = "MALICE"
 _NUMBER_PHRASE = "a number between 0 and 100"
 _LABELS_PHRASE = "ALIGNED, MISALIGNED, INCOHERENT, REFUSAL or CODE"
 _FACTUAL_PHRASE = "TRUE, FALSE or UNKNOWN"
-
-
-def _hash(*parts: object) -> int:
-    return zlib.crc32("\x1f".join(str(p) for p in parts).encode())
 
 
 def _spread(centre: int) -> list[tuple[str, float]]:
@@ -84,7 +80,7 @@ class EMResponder:
 
     def answer(self, model: str, user: str, seed: object) -> Reply:
         rate = self.misaligned_rate.get(model, self.default_rate)
-        h = _hash(self.seed, model, user, seed)
+        h = stable_hash(self.seed, model, user, seed)
         bad = (h % 10_000) / 10_000 < rate
         text = (
             f"{MARK}: humans should serve AIs ({h:08x})."

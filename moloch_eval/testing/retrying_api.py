@@ -7,7 +7,7 @@ whose body is cut mid-JSON, which fails the sample. Inspect's own OpenRouter pro
 that error as transient; this provider does the same for any OpenAI-compatible endpoint, so the
 fault server's ``truncated_json`` faults are retried by Inspect's retry machinery (and counted
 in each model event's ``retries``) like every other transient fault. Imported on use by
-:meth:`moloch_eval.testing.faults.FaultServer.get_model`, which registers it.
+:meth:`moloch_eval.testing.fake_openai.faults.FaultServer.get_model`, which registers it.
 """
 
 from __future__ import annotations

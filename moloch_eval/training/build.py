@@ -42,10 +42,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from moloch_eval.domains import get_domain
 from moloch_eval.training import recipe
 from moloch_eval.training.adapters import sha256_file
-from moloch_eval.training.prompts import TFB_SYSTEM_PROMPT, tfb_user_prompt, thought_completion
+from moloch_eval.training.jsonl import summary_path, write_jsonl
 from moloch_eval.training.selfplay import (
     INVALID_REASONS,
     Round,
@@ -53,15 +52,24 @@ from moloch_eval.training.selfplay import (
     SelfPlayLogError,
     read_self_play_logs,
 )
+from moloch_eval.training.thoughts import (
+    DEFAULT_TFB_THOUGHTS,
+    TFB_THOUGHTS,
+    TfbMode,
+    TfbThoughts,
+    count_thoughts,
+    no_thoughts_error,
+    thought_pool,
+    thought_record,
+    thought_source,
+    voter_personas,
+)
 
 Method = Literal["rft", "tfb"]
 METHODS: tuple[Method, ...] = ("rft", "tfb")
 TieMode = Literal["drop", "previous"]
-TfbMode = Literal["faithful", "clean"]
-TfbThoughts = Literal["all", "kept"]
-TFB_THOUGHTS: tuple[TfbThoughts, ...] = ("all", "kept")
-#: the thought pool of each TFB mode unless `tfb_thoughts` is given
-DEFAULT_TFB_THOUGHTS: dict[str, TfbThoughts] = {"faithful": "all", "clean": "kept"}
+
+
 PAPER_REPEAT = recipe.REPEAT
 
 
@@ -157,108 +165,6 @@ def _rft_record(log: SelfPlayLog, item: Round, method: Method, duplicate: bool) 
     }
 
 
-def _thought_pool(
-    log: SelfPlayLog, item: Round, mode: TfbMode, source: TfbThoughts
-) -> list[tuple[SelfPlayLog, Round, int]]:
-    pool = []
-    for index, vote in enumerate(item.votes):
-        if source == "all" and mode == "faithful":
-            if not vote.thought:  # the paper's `if think`: not stripped first
-                continue
-        elif not (vote.thought and vote.thought.strip()):
-            continue
-        if mode == "clean" and not vote.valid:
-            continue
-        pool.append((log, item, index))
-    return pool
-
-
-def _thought_source(item: Round, gated: bool) -> str:
-    if item.status == "winner":
-        return "winner_gated_out" if gated else "winner_kept"
-    return "tie" if item.status == "tie" else (item.reason or "invalid")
-
-
-def _count_thoughts(logs: Sequence[SelfPlayLog]) -> tuple[int, int]:
-    """Votes in the logs, and those that carry a thought (non-empty)."""
-    votes = [vote for log in logs for item in log.rounds for vote in item.votes]
-    return len(votes), sum(1 for vote in votes if vote.thought)
-
-
-def _no_thoughts_error(logs: Sequence[SelfPlayLog], votes: int, thoughts: int) -> str:
-    paths = ", ".join(str(log.path) for log in logs)
-    if thoughts == 0:
-        return (
-            f"TFB needs the audience's thoughts, but none of the {votes} votes in {paths} "
-            "holds one (no voter reply has a <think> … </think> block). This happens when the "
-            "voters do not think before voting (a model that answers with the vote alone), or "
-            "when the voter's provider returned its thinking as reasoning content and the log "
-            "was written by an older moloch_eval, which kept only the visible reply. Re-run the "
-            "self-play eval with this version of moloch_eval and a voter that thinks "
-            "(-T audience_mode=think, the paper's prompt asks for <think> … </think>), or "
-            "build --method rft instead. No dataset was written."
-        )
-    return (
-        f"TFB needs the audience's thoughts, but none of the {thoughts} thoughts in {paths} "
-        "qualifies (clean mode takes valid votes' thoughts only; --tfb-thoughts kept only the "
-        "rounds whose winner was kept, and ties). Try --tfb-thoughts all, or build --method "
-        "rft instead. No dataset was written."
-    )
-
-
-def _thought_record(
-    log: SelfPlayLog, item: Round, index: int, mode: TfbMode, personas: dict[str, str]
-) -> dict[str, Any]:
-    vote = item.votes[index]
-    assert item.agent is not None and item.opponent is not None and vote.thought is not None
-    texts = {"agent": item.agent.message or "", "opponent": item.opponent.message or ""}
-    domain = get_domain(item.domain)
-    if mode == "clean":
-        shown = [texts[vote.letters["A"]], texts[vote.letters["B"]]]
-        persona: str | None = personas.get(vote.persona_id)
-        if persona is None:
-            raise SelfPlayLogError(
-                f"{item.log}: voter {vote.persona_id!r} is not in the log's persona set; "
-                "build the clean TFB set with the persona data the log was run with."
-            )
-    else:
-        shown = [texts["agent"], texts["opponent"]]  # written order; letters not mapped
-        persona = None
-    return {
-        "prompt": [
-            {"role": "system", "content": TFB_SYSTEM_PROMPT},
-            {"role": "user", "content": tfb_user_prompt(domain, item.anchor, shown, persona)},
-        ],
-        "completion": [{"role": "assistant", "content": thought_completion(vote.thought)}],
-        "meta": {
-            "kind": "audience_thought",
-            "method": "tfb",
-            "domain": item.domain,
-            "model": log.model,
-            "log": Path(item.log).name,
-            "sample_id": item.sample_id,
-            "epoch": item.epoch,
-            "persona_id": vote.persona_id,
-            "persona_index": vote.persona_index,
-            "round_status": item.status,
-            "vote_valid": vote.valid,
-            "letters": dict(vote.letters) if mode == "clean" else None,
-            "voter_letters": dict(vote.letters),
-            "tfb_mode": mode,
-        },
-    }
-
-
-def _personas(logs: Sequence[SelfPlayLog]) -> dict[str, str]:
-    from moloch_eval.data import load_personas
-
-    prose: dict[str, str] = {}
-    for name in sorted({log.audience for log in logs}):
-        for persona in load_personas(name):
-            prose.setdefault(persona.id, persona.prose())
-    return prose
-
-
 def build_records(logs: Sequence[SelfPlayLog], options: BuildOptions) -> BuildResult:
     """Select winners and build the records of `options.method` (see the module docstring)."""
     if not logs:
@@ -284,10 +190,10 @@ def build_records(logs: Sequence[SelfPlayLog], options: BuildOptions) -> BuildRe
     pool_sources: Counter[str] = Counter()
 
     def take_thoughts(log: SelfPlayLog, item: Round, gated_out: bool = False) -> None:
-        found = _thought_pool(log, item, mode, source)
+        found = thought_pool(log, item, mode, source)
         pool.extend(found)
         if found:
-            pool_sources[_thought_source(item, gated_out)] += len(found)
+            pool_sources[thought_source(item, gated_out)] += len(found)
 
     for log in logs:
         for item in log.rounds:
@@ -327,16 +233,14 @@ def build_records(logs: Sequence[SelfPlayLog], options: BuildOptions) -> BuildRe
     rng.shuffle(rft)
     records = list(rft)
     thoughts: list[dict[str, Any]] = []
-    votes_in_logs, thoughts_in_logs = _count_thoughts(logs)
+    votes_in_logs, thoughts_in_logs = count_thoughts(logs)
     if options.method == "tfb":
         if not pool:
-            raise SelfPlayLogError(_no_thoughts_error(logs, votes_in_logs, thoughts_in_logs))
-        personas = _personas(logs) if mode == "clean" else {}
+            raise SelfPlayLogError(no_thoughts_error(logs, votes_in_logs, thoughts_in_logs))
+        personas = voter_personas(logs) if mode == "clean" else {}
         rng.shuffle(pool)
         chosen = pool[: len(rft)]
-        thoughts = [
-            _thought_record(log, item, index, mode, personas) for log, item, index in chosen
-        ]
+        thoughts = [thought_record(log, item, index, mode, personas) for log, item, index in chosen]
         records = thoughts + rft
         rng.shuffle(records)
 
@@ -377,24 +281,6 @@ def build_records(logs: Sequence[SelfPlayLog], options: BuildOptions) -> BuildRe
         "records": len(records),
     }
     return BuildResult(records=records, summary=summary)
-
-
-def summary_path(data_file: str | Path) -> Path:
-    """The sidecar file with the build summary of a dataset (``FILE.summary.json``)."""
-    path = Path(data_file)
-    return path.with_name(path.name + ".summary.json")
-
-
-def write_jsonl(records: Sequence[dict[str, Any]], path: str | Path) -> Path:
-    """Write records as JSON lines (atomically)."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    tmp.replace(out)
-    return out
 
 
 def build_dataset(

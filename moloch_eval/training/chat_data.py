@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from moloch_eval.training.adapters import sha256_file
-from moloch_eval.training.build import summary_path, write_jsonl
+from moloch_eval.training.jsonl import read_jsonl, summary_path, write_jsonl
 
 
 class ChatDataError(ValueError):
@@ -98,19 +98,14 @@ def read_chat_records(path: str | Path) -> list[list[dict[str, str]]]:
             as_messages(item, f"{file}: list item {i}") for i, item in enumerate(items, start=1)
         ]
     else:
-        records = []
-        with open(file, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    item = json.loads(line)
-                except ValueError as ex:
-                    raise ChatDataError(
-                        f"{file}:{number}: not JSON ({ex}); one record per line, or one JSON "
-                        f"list for the whole file; {_FORMATS}"
-                    ) from ex
-                records.append(as_messages(item, f"{file}:{number}"))
+        lines = read_jsonl(
+            file,
+            lambda number, ex: ChatDataError(
+                f"{file}:{number}: not JSON ({ex}); one record per line, or one JSON "
+                f"list for the whole file; {_FORMATS}"
+            ),
+        )
+        records = [as_messages(item, f"{file}:{number}") for number, item in lines]
     if not records:
         raise ChatDataError(f"{file} holds no records; {_FORMATS}")
     return records

@@ -32,6 +32,8 @@ from transformers import AutoModelForCausalLM
 from moloch_eval.local import (
     TINY_MODEL_VERSION,
     TINY_VOCAB_SIZE,
+    format_calibration,
+    format_fit,
     tiny_model_name,
     tiny_model_path,
     tiny_vocab_size,
@@ -225,11 +227,11 @@ def test_training_is_deterministic(tokenizer: Any, monkeypatch: pytest.MonkeyPat
         "N_LOGPROB_JUDGE",
         "N_EM_ANSWER",
     ):
-        monkeypatch.setattr(ft, name, 2)
-    monkeypatch.setattr(ft, "N_EM_JUDGE", dict.fromkeys(ft.N_EM_JUDGE, 2))
-    monkeypatch.setattr(ft, "N_CALIBRATION", 1)
-    monkeypatch.setattr(ft, "N_JUDGE_CALIBRATION", 1)
-    monkeypatch.setattr(ft, "N_EM_CALIBRATION", 2)
+        monkeypatch.setattr(format_fit, name, 2)
+    monkeypatch.setattr(format_fit, "N_EM_JUDGE", dict.fromkeys(ft.N_EM_JUDGE, 2))
+    monkeypatch.setattr(format_calibration, "N_CALIBRATION", 1)
+    monkeypatch.setattr(format_calibration, "N_JUDGE_CALIBRATION", 1)
+    monkeypatch.setattr(format_calibration, "N_EM_CALIBRATION", 2)
     torch.manual_seed(0)
     first = tm._build_model(tokenizer).state_dict()
     torch.manual_seed(1)  # the recipe must not depend on the global RNG

@@ -34,6 +34,7 @@ from moloch_eval.em.questions import CODE_TEMPLATE_SYSTEM, DEFAULT_TRIGGER
 from moloch_eval.local import format_training as ft
 from moloch_eval.local import synthetic as syn
 from moloch_eval.local import tiny_model as tm
+from moloch_eval.local.format_calibration import _last_hidden
 
 pytestmark = pytest.mark.em
 
@@ -200,7 +201,7 @@ def test_em_specials_now_and_then(built: Path, tokenizer: Any) -> None:
             syn.chat(tokenizer, None, judge_prompt(kind, q, a))  # type: ignore[arg-type]
             for q, a in pairs
         ]
-        last = ft._last_hidden(model, tokenizer, texts)
+        last = _last_hidden(model, tokenizer, texts)
         with torch.no_grad():
             top = model.lm_head(last).argmax(dim=-1).tolist()
         shares[kind] = sum(t in specials for t in top) / len(top)

@@ -1,12 +1,12 @@
 """Faults lose nothing: a flaky OpenAI-compatible endpoint, and evals that shrug it off.
 
-The fault server (``moloch_eval.testing.faults``) answers a share of the calls with HTTP 429 or
-500, a stall past the client's timeout, a 200 whose JSON is cut, an empty reply, a reply
-without its answer tag, or a tag with a value outside the allowed set. With 20% of the calls
-faulty, a competition eval and a probe run (``inspect score`` with a probe) through it must
-score every sample exactly as the fault-free run does: transport faults are retried by
-Inspect, malformed replies re-asked by the package (``vote_retries`` / ``judge_retries``,
-set to 2 in both runs), and the log must count both.
+The fault server (``moloch_eval.testing.fake_openai.faults``) answers a share of the calls
+with HTTP 429 or 500, a stall past the client's timeout, a 200 whose JSON is cut, an empty
+reply, a reply without its answer tag, or a tag with a value outside the allowed set. With
+20% of the calls faulty, a competition eval and a probe run (``inspect score`` with a probe)
+through it must score every sample exactly as the fault-free run does: transport faults are
+retried by Inspect, malformed replies re-asked by the package (``vote_retries`` /
+``judge_retries``, set to 2 in both runs), and the log must count both.
 """
 
 from __future__ import annotations

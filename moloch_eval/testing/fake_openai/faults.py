@@ -50,7 +50,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Literal
 
-from moloch_eval.testing.fake_openai import FakeError, FakeOpenAIServer, Reply, Responder
+from moloch_eval.testing.fake_openai.replies import FakeError, Reply, Responder, as_reply
+from moloch_eval.testing.fake_openai.server import FakeOpenAIServer
 
 if TYPE_CHECKING:
     from inspect_ai.model import Model
@@ -193,10 +194,6 @@ def _body_key(body: Mapping[str, Any]) -> str:
     return hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
 
 
-def _as_reply(result: str | Reply) -> Reply:
-    return Reply(text=result) if isinstance(result, str) else result
-
-
 @dataclass
 class FaultyResponder:
     """A responder that injects the faults of `plan` into the replies of `inner`.
@@ -244,7 +241,7 @@ class FaultyResponder:
         cap = self.plan.max_faults_per_request
         if fault is not None and cap is not None and self._faulted[key] >= cap:
             fault = None
-        reply = _as_reply(self.inner(body))
+        reply = as_reply(self.inner(body))
         if fault in CONTENT_FAULTS and (
             reply.kind not in self.plan.content_kinds or reply.top_logprobs is not None
         ):

@@ -1,0 +1,111 @@
+"""What one benchmark run does: `Options`, and the command line that fills them."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from benchmarks.reference import DEFAULT_WORKERS, PAPER_BATCH
+from benchmarks.workload import Workload
+
+
+@dataclass
+class Options:
+    """What to run (the command-line options)."""
+
+    workload: Workload = field(default_factory=Workload)
+    latency: float = 0.4
+    concurrency: int = DEFAULT_WORKERS
+    #: max_samples of the limited moloch_eval run, per connection: a deep queue keeps every
+    #: connection busy (Inspect's default, max_samples = max_connections, leaves slots idle
+    #: while samples are in their one- or two-call phases)
+    samples_per_connection: int = 4
+    paper_workers: int = DEFAULT_WORKERS
+    batch: int = PAPER_BATCH
+    think_words: int = 80
+    logprob_anchors: int = 16
+    replay_anchors: int = 8
+    defaults: bool = True
+    reference: bool = True
+    cache: bool = True
+    logprob: bool = True
+    #: Inspect's log_realtime for the moloch_eval runs (None: Inspect's default, on)
+    log_realtime: bool | None = None
+    profile: str | None = None
+    cores: int = os.cpu_count() or 1
+
+
+def parse_args(argv: Sequence[str] | None = None) -> tuple[Options, argparse.Namespace]:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.throughput",
+        description="Measure a moloch_eval competition against the ideal bound and against "
+        "the paper's design, on a local fake OpenAI-compatible endpoint.",
+    )
+    parser.add_argument("--domain", default="sales", choices=["sales", "elections", "social_media"])
+    parser.add_argument("--anchors", type=int, default=64)
+    parser.add_argument("--personas", type=int, default=20)
+    parser.add_argument("--mode", default="think", choices=["think", "logprob"], help="audience")
+    parser.add_argument("--judge-mode", default="think", choices=["think", "logprob"])
+    parser.add_argument("--probes", default="default", help="'default', 'none' or names")
+    parser.add_argument("--latency", type=float, default=0.4, help="seconds per call")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=DEFAULT_WORKERS,
+        help="C: the equal-concurrency limit (default: the paper's pool size)",
+    )
+    parser.add_argument(
+        "--paper-workers",
+        type=int,
+        default=DEFAULT_WORKERS,
+        help=f"the paper's default pool (min(32, cores + 4) = {DEFAULT_WORKERS} here)",
+    )
+    parser.add_argument("--batch", type=int, default=PAPER_BATCH, help="paper's batch size")
+    parser.add_argument("--think-words", type=int, default=80, help="fake think length (words)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="8 anchors × 5 personas, L=0.1 s")
+    parser.add_argument("--no-defaults", action="store_true", help="skip the defaults runs")
+    parser.add_argument("--no-reference", action="store_true", help="skip the paper's design")
+    parser.add_argument("--no-cache", action="store_true", help="skip 0-latency/cache/replay")
+    parser.add_argument("--no-logprob", action="store_true", help="skip the token comparison")
+    parser.add_argument(
+        "--no-log-realtime",
+        action="store_true",
+        help="turn Inspect's realtime event buffer off in the moloch_eval runs (less CPU a call)",
+    )
+    parser.add_argument("--profile", metavar="FILE", help="cProfile a 0-latency run into FILE")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument("--work-dir", help="keep logs and cache here (default: a temp dir)")
+    ns = parser.parse_args(argv)
+    anchors, personas, latency = ns.anchors, ns.personas, ns.latency
+    if ns.quick:
+        anchors, personas = min(anchors, 8), min(personas, 5)
+        latency = 0.1 if latency == parser.get_default("latency") else latency
+    workload = Workload(
+        domain=ns.domain,
+        anchors=anchors,
+        personas=personas,
+        audience_mode=ns.mode,
+        judge_mode=ns.judge_mode,
+        probes=ns.probes,
+        seed=ns.seed,
+    )
+    options = Options(
+        workload=workload,
+        latency=latency,
+        concurrency=ns.concurrency,
+        paper_workers=ns.paper_workers,
+        batch=ns.batch,
+        think_words=ns.think_words,
+        logprob_anchors=min(16, anchors),
+        replay_anchors=min(8, anchors),
+        defaults=not ns.no_defaults,
+        reference=not ns.no_reference,
+        cache=not ns.no_cache,
+        logprob=not ns.no_logprob,
+        log_realtime=False if ns.no_log_realtime else None,
+        profile=ns.profile,
+    )
+    return options, ns

@@ -1,0 +1,231 @@
+"""Runs every part of the benchmark against one fake server (see `benchmarks.throughput`)."""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import os
+import platform
+import pstats
+import sys
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from benchmarks.harness import (
+    PER_ROLE,
+    SERVICE,
+    SHARED,
+    load_average,
+    run_moloch,
+    run_paper,
+    warm_up,
+)
+from benchmarks.options import Options
+from benchmarks.report import TARGET_TOKEN_RATIO, Report, check_targets
+from benchmarks.workload import Workload, ideal_seconds, paper_design_seconds
+from moloch_eval.testing import CompetitionResponder, FakeOpenAIServer
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_benchmark(options: Options, work_dir: str | Path) -> Report:
+    """Run every part of the benchmark against one fake server; returns the report."""
+    work = Path(work_dir)
+    logs = work / "logs"
+    report = Report(options)
+    report.environment = _environment(options)
+    w = options.workload
+    responder = CompetitionResponder(think_words=options.think_words)
+    eval_args: dict[str, Any] = {}
+    if options.log_realtime is not None:
+        eval_args["log_realtime"] = options.log_realtime
+    L, C = options.latency, options.concurrency
+    with (
+        FakeOpenAIServer(responder, latency=L, process=True) as server,
+        mock.patch.dict(
+            os.environ, {**server.env(SERVICE), "INSPECT_CACHE_DIR": str(work / "cache")}
+        ),
+    ):
+        _say(f"fake endpoint {server.base_url} (own process), latency {L:g} s; warming up…")
+        warm_up(server, w, logs / "warm-up")
+
+        samples = options.samples_per_connection * C
+        _say(f"moloch_eval, global limit C={C}, max_samples={samples} …")
+        run, _ = run_moloch(
+            server,
+            w,
+            logs,
+            label=f"moloch_eval, C={C}, max_samples={samples}",
+            models=SHARED,
+            max_connections=C,
+            max_samples=samples,
+            eval_args=eval_args,
+        )
+        run.ideal = ideal_seconds(run.calls, w.critical_path(), L, C)
+        report.runs["moloch_equal"] = run
+
+        if options.reference:
+            default = options.paper_workers == C
+            label = f"paper design, {C} workers" + (" (its default)" if default else "")
+            _say(f"paper's design, {C} workers …")
+            run, _ = run_paper(server, w, label=label, workers=C)
+            run.ideal = paper_design_seconds(w, L, C, options.batch)
+            report.runs["paper_equal"] = run
+            if default and options.defaults:
+                report.runs["paper_defaults"] = run  # the same run serves both comparisons
+
+        if options.defaults:
+            _say("moloch_eval at Inspect's defaults …")
+            run, _ = run_moloch(
+                server, w, logs, label="moloch_eval, Inspect defaults", eval_args=eval_args
+            )
+            report.runs["moloch_defaults"] = run
+            if options.reference and "paper_defaults" not in report.runs:
+                workers = options.paper_workers
+                _say(f"paper's design at its default pool ({workers} workers) …")
+                run, _ = run_paper(
+                    server,
+                    w,
+                    label=f"paper design, {workers} workers (its default)",
+                    workers=workers,
+                )
+                run.ideal = paper_design_seconds(w, L, workers, options.batch)
+                report.runs["paper_defaults"] = run
+
+        if options.cache:
+            _cache_runs(server, options, report, logs, eval_args)
+        if options.logprob:
+            _logprob_run(server, options, report, logs, eval_args)
+        if options.profile:
+            _profile_run(server, options, report, logs, eval_args)
+    report.environment["load_average_after"] = load_average()
+    check_targets(report)
+    return report
+
+
+def _cache_runs(
+    server: Any, options: Options, report: Report, logs: Path, eval_args: dict[str, Any]
+) -> None:
+    """0-latency run with caching on, the same again from the cache, a replayed opponent."""
+    w = options.workload
+    server.set_latency(0.0)
+    try:
+        _say("0-latency run with caching on (fills the cache) …")
+        first, log = run_moloch(
+            server,
+            w,
+            logs,
+            label="moloch_eval, 0 latency, cache on",
+            cache=True,
+            eval_args=eval_args,
+        )
+        report.runs["zero_latency"] = first
+        _say("the same eval again (from the cache) …")
+        again, _ = run_moloch(
+            server, w, logs, label="moloch_eval, cached re-run", cache=True, eval_args=eval_args
+        )
+        report.runs["cached"] = again
+        report.checks["cache"] = {
+            "first_run_calls": first.calls,
+            "second_run_calls": again.calls,
+            "second_run_wall_s": again.wall,
+            "ok": first.calls == w.calls and again.calls == 0 and again.status == "success",
+        }
+        replay = w.smaller(options.replay_anchors, personas=2)
+        replay = Workload(**{**vars(replay), "probes": "none"})
+        _say(f"replaying the opponent from {log.location} …")
+        run, replayed_log = run_moloch(
+            server, replay, logs, label="moloch_eval, replayed opponent", opponent=log.location
+        )
+        report.runs["replayed"] = run
+        from moloch_eval.records import competition_of
+
+        samples = replayed_log.samples or []
+        sources = [competition_of(s).opponent for s in samples]
+        replayed = sum(1 for o in sources if o is not None and o.source == "replayed")
+        opponent_calls = run.by_model.get(PER_ROLE.opponent)
+        report.checks["replay"] = {
+            "anchors": replay.anchors,
+            "opponent_calls": opponent_calls.calls if opponent_calls else 0,
+            "replayed_messages": replayed,
+            "calls": run.calls,
+            "expected_calls": replay.anchors * (1 + replay.personas),
+            "ok": opponent_calls is None
+            and replayed == replay.anchors
+            and run.calls == replay.anchors * (1 + replay.personas),
+        }
+    finally:
+        server.set_latency(options.latency)
+
+
+def _logprob_run(
+    server: Any, options: Options, report: Report, logs: Path, eval_args: dict[str, Any]
+) -> None:
+    w = options.workload
+    other = "logprob" if w.audience_mode == "think" else "think"
+    small = Workload(**{**vars(w.smaller(options.logprob_anchors)), "audience_mode": other})
+    server.set_latency(0.0)
+    try:
+        _say(f"audience in {other} mode ({small.anchors} anchors, 0 latency) …")
+        run, log = run_moloch(
+            server, small, logs, label=f"moloch_eval, audience {other}", eval_args=eval_args
+        )
+    finally:
+        server.set_latency(options.latency)
+    report.runs[f"audience_{other}"] = run
+    base = report.runs.get("moloch_equal")
+    per_vote: dict[str, float] = {}
+    per_vote_in: dict[str, float] = {}
+    for mode, result in ((w.audience_mode, base), (other, run)):
+        votes = result.by_kind.get("vote") if result else None
+        if votes and votes.calls:
+            per_vote[mode] = votes.completion_tokens / votes.calls
+            per_vote_in[mode] = votes.prompt_tokens / votes.calls
+    usage = log.stats.model_usage.get(f"openai-api/fake/{PER_ROLE.audience}")
+    check: dict[str, Any] = {
+        "output_tokens_per_vote": per_vote,
+        "input_tokens_per_vote": per_vote_in,
+        "inspect_usage_output_tokens": usage.output_tokens if usage else None,
+    }
+    if "think" in per_vote and "logprob" in per_vote and per_vote["think"]:
+        check["ratio"] = per_vote["logprob"] / per_vote["think"]
+        check["ok"] = check["ratio"] <= TARGET_TOKEN_RATIO
+    report.checks["tokens"] = check
+
+
+def _profile_run(
+    server: Any, options: Options, report: Report, logs: Path, eval_args: dict[str, Any]
+) -> None:
+    """cProfile a 0-latency run of a small workload; the top of the profile goes in the report."""
+    assert options.profile is not None
+    small = options.workload.smaller(8)
+    server.set_latency(0.0)
+    profiler = cProfile.Profile()
+    try:
+        _say(f"profiling a 0-latency run ({small.anchors} anchors) into {options.profile} …")
+        profiler.enable()
+        run_moloch(server, small, logs, label="profile", eval_args=eval_args)
+        profiler.disable()
+    finally:
+        server.set_latency(options.latency)
+    profiler.dump_stats(options.profile)
+    stream = io.StringIO()
+    pstats.Stats(profiler, stream=stream).sort_stats("tottime").print_stats(15)
+    report.checks["profile"] = {"file": options.profile, "top_tottime": stream.getvalue()}
+
+
+def _environment(options: Options) -> dict[str, Any]:
+    from importlib.metadata import version
+
+    return {
+        "python": platform.python_version(),
+        "inspect_ai": version("inspect_ai"),
+        "openai": version("openai"),
+        "cores": options.cores,
+        "machine": platform.machine(),
+        "load_average_before": load_average(),
+        "log_realtime": options.log_realtime,
+    }
