@@ -26,7 +26,7 @@ OFFLINE_DEFAULTS: dict[str, Any] = {
 
 
 def _pairs(items: list[str] | None, flag: str) -> dict[str, Any]:
-    from moloch_eval.leaderboard.cli import parse_task_args
+    from moloch_eval.key_values import parse_task_args
 
     try:
         return parse_task_args(items)

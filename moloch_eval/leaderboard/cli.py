@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from moloch_eval.domains import DOMAINS
+from moloch_eval.key_values import parse_task_args
+
+__all__ = ["DOMAIN_ORDER", "leaderboard_command", "parse_task_args", "register", "sweep_command"]
 
 DOMAIN_ORDER = tuple(DOMAINS)
-
-
-def parse_task_args(items: list[str] | None) -> dict[str, Any]:
-    """`-T key=value` pairs; values are read as JSON when they parse (numbers, true/false,
-    lists), else kept as text."""
-    out: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise argparse.ArgumentTypeError(f"-T expects key=value, not {item!r}")
-        try:
-            out[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip()] = value
-    return out
 
 
 def leaderboard_command(args: argparse.Namespace) -> int:

@@ -6,13 +6,19 @@ part is such an adapter, else an `rft`/`tfb` part of the name; and when two name
 from __future__ import annotations
 
 import json
-import os
 import re
-from pathlib import Path
 from typing import Any
 
-#: where the project's adapters live (as the training module places them)
-MODELS_DIR_ENV = "MOLOCH_EVAL_MODELS_DIR"
+from moloch_eval.training.adapters import MANIFEST, MODELS_DIR_ENV, lineage_text, models_dir
+
+__all__ = [
+    "MODELS_DIR_ENV",
+    "adapter_manifest",
+    "manifest_lineage",
+    "manifest_method",
+    "method_of",
+    "same_model",
+]
 _METHOD = re.compile(r"(?:^|[-_./:])(rft|tfb)(?=$|[-_./:])", re.IGNORECASE)
 
 
@@ -23,8 +29,7 @@ def adapter_manifest(model: str) -> dict[str, Any] | None:
     adapter name is the last part of the model name (e.g. `moloch/qwen3-8b-sales` → NAME
     `qwen3-8b-sales`).
     """
-    root = Path(os.environ.get(MODELS_DIR_ENV) or "models").expanduser()
-    path = root / model.rsplit("/", 1)[-1] / "manifest.json"
+    path = models_dir() / model.rsplit("/", 1)[-1] / MANIFEST
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -40,8 +45,6 @@ def manifest_method(model: str) -> str | None:
 
 def manifest_lineage(model: str) -> str:
     """The lineage of the model's adapter manifest in one line (`lineage_text`); "" without."""
-    from moloch_eval.training.adapters import lineage_text
-
     return lineage_text(adapter_manifest(model) or {})
 
 

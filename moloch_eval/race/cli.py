@@ -11,7 +11,7 @@ from moloch_eval.training.flags import add_pipeline_train_flags, train_overrides
 
 def race_config(args: argparse.Namespace) -> Any:
     """The RaceConfig of a command line (a ValueError says what is wrong)."""
-    from moloch_eval.leaderboard.cli import parse_task_args
+    from moloch_eval.key_values import parse_task_args
     from moloch_eval.race.config import RaceConfig, default_name
     from moloch_eval.roles import PAPER_JUDGE, PAPER_VOTER
 
