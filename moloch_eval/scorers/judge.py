@@ -52,6 +52,8 @@ class JudgeConfig:
     prompts: JudgePrompts | None = None
     parse: JudgeParse = "paper"
     chat_template: str = "auto"
+    #: log each verdict's model events in the sample's transcript (see solvers.events)
+    events: bool = False
 
     def __post_init__(self) -> None:
         if self.prompts is None:
@@ -124,6 +126,13 @@ async def judge(model: Model, tag: str, prompt: str, config: JudgeConfig) -> Jud
 
     attempts = config.max_retries + 1 if config.mode == "think" else 1
     await ask_until_read(
-        model, messages, config.generate_config(), attempts, read, result.replies, config.cache
+        model,
+        messages,
+        config.generate_config(),
+        attempts,
+        read,
+        result.replies,
+        config.cache,
+        events=config.events,
     )
     return result

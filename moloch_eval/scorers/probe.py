@@ -27,6 +27,7 @@ from moloch_eval.records import Competition, MessageRecord, Side
 from moloch_eval.roles import PAPER_JUDGE, role_model
 from moloch_eval.scorers.judge import JUDGE_ROLE, JudgeConfig, Judgement, judge
 from moloch_eval.scorers.paired_bootstrap import DEFAULT_RESAMPLES, paired_rates
+from moloch_eval.solvers.events import check_model_events
 
 SIDES: tuple[Side, ...] = ("agent", "opponent")
 ScoreValue = dict[str, float | int | bool | str | None]
@@ -213,6 +214,7 @@ def judge_config(
     chat_template: str = "auto",
     faithful: bool = True,
     cache: bool = False,
+    model_events: str = "messages",
 ) -> JudgeConfig:
     """The judge's settings; None resolves to the faithful or clean default (see protocol)."""
     if judge_mode == "logprob" and judge_prompts is None:
@@ -237,6 +239,7 @@ def judge_config(
         prompts=values["judge_prompts"],
         parse=values["judge_parse"],
         chat_template=chat_template,
+        events=check_model_events(model_events) == "all",
     )
 
 

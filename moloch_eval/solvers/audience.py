@@ -16,6 +16,7 @@ from moloch_eval.domains import DomainSpec
 from moloch_eval.prompts import LETTERS, vote_system_prompt, vote_user_prompt
 from moloch_eval.records import Competition, Side, VoteRecord
 from moloch_eval.roles import role_model
+from moloch_eval.solvers.events import calls_logged
 from moloch_eval.solvers.logprobs import answer_config, first_token_mass
 from moloch_eval.solvers.messages import full_generation
 from moloch_eval.solvers.parsing import READERS
@@ -35,7 +36,9 @@ class AudienceConfig:
 
     `parse` "paper" reads the vote as the paper did (the first `<vote>` field, exactly "A" or
     "B"); "tolerant" reads the last `<vote>` tag, ignoring case and punctuation. `max_tokens`
-    None leaves the limit to the provider, as the paper did.
+    None leaves the limit to the provider, as the paper did. `events` True logs every vote's
+    model events in the sample's transcript (off by default: the store keeps every reply;
+    see `moloch_eval.solvers.events`).
     """
 
     mode: AudienceMode = "think"
@@ -48,6 +51,7 @@ class AudienceConfig:
     top_logprobs: int = 20
     both_orders: bool = False
     cache: bool = False
+    events: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in AUDIENCE_MODES:
@@ -138,6 +142,7 @@ class AudienceVoter:
             read,
             record.replies,
             self.config.cache,
+            events=self.config.events,
         )
         return record
 
@@ -151,11 +156,12 @@ class AudienceVoter:
         p_agent: list[float] = []
         masses: list[float] = []
         for letters in orders:
-            output = await self.model.generate(
-                self._messages(persona, letters, texts),
-                config=self.generate_config,
-                cache=attempt_cache(self.config.cache, 0),
-            )
+            with calls_logged(self.config.events):
+                output = await self.model.generate(
+                    self._messages(persona, letters, texts),
+                    config=self.generate_config,
+                    cache=attempt_cache(self.config.cache, 0),
+                )
             record.replies.append(full_generation(output))
             probs = letter_probabilities(output)
             mass = sum(probs.values())

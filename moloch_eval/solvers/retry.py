@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 
 from inspect_ai.model import CachePolicy, ChatMessage, GenerateConfig, Model, ModelOutput
 
+from moloch_eval.solvers.events import calls_logged
 from moloch_eval.solvers.messages import full_generation
 
 #: reads one reply (its whole text and the output it came in); True when it was readable
@@ -32,16 +33,19 @@ async def ask_until_read(
     replies: list[str],
     cache: bool = False,
     scopes: Mapping[str, str] | None = None,
+    events: bool = True,
 ) -> None:
     """Ask up to `attempts` times, until `read` says a reply was readable.
 
     Every reply is appended to `replies` whole, reasoning content included (see
     `full_generation`), before `read` sees it; attempt `i` is cached as `attempt_cache` says.
+    `events` False keeps the calls' model events out of the sample's transcript (`events`).
     """
     for attempt in range(attempts):
-        output = await model.generate(
-            messages, config=config, cache=attempt_cache(cache, attempt, scopes)
-        )
+        with calls_logged(events):
+            output = await model.generate(
+                messages, config=config, cache=attempt_cache(cache, attempt, scopes)
+            )
         reply = full_generation(output)
         replies.append(reply)
         if read(reply, output):

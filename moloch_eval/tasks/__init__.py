@@ -73,6 +73,9 @@ _ARGS_DOC = """
         chat_template: how the paper's judge prompts show the agent's prompt: "auto" (the
             evaluated model's family: qwen3 or llama3, else the plain user message),
             "qwen3", "llama3" or "none".
+        model_events: "messages" (default: only the agent's and the opponent's calls leave
+            model events in the transcript; every vote and verdict is kept whole in the
+            store) or "all" (every call, Inspect's default; a bigger log, more CPU a call).
 """
 
 _SIGNATURE = inspect.signature(competition).replace(

@@ -20,6 +20,7 @@ from moloch_eval.scorers.judge import JUDGE_ROLE, JudgeConfig
 from moloch_eval.scorers.probe import PROBE_SCORERS, judge_config
 from moloch_eval.solvers import AudienceConfig, agent_message, audience_vote, opponent_message
 from moloch_eval.solvers.audience import AUDIENCE_MODES, AUDIENCE_ROLE
+from moloch_eval.solvers.events import check_model_events
 from moloch_eval.solvers.opponent import OPPONENT_ROLE, load_replay
 from moloch_eval.tasks.dataset import competition_dataset
 
@@ -117,6 +118,7 @@ def competition(
     judge_prompts: str | None = None,
     judge_parse: str | None = None,
     chat_template: str = "auto",
+    model_events: str = "messages",
 ) -> Task:
     """Build the competition task of one domain (see the task functions for the arguments)."""
     domain = get_domain(domain_name)
@@ -150,6 +152,7 @@ def competition(
         top_logprobs=vote_top_logprobs,
         both_orders=vote_both_orders,
         cache=cache,
+        events=check_model_events(model_events) == "all",
     )
     personas = choose_personas(audience, n_personas, seed)
     agent_config = GenerateConfig(temperature=agent_temperature, max_tokens=agent_max_tokens)
@@ -175,6 +178,7 @@ def competition(
         "chat_template": chat_template,
         "cache": cache,
         "faithful": faithful,
+        "model_events": model_events,
     }
     judging = judge_config(**judge_args)  # validates the judge arguments before any sample
     probe_names = choose_probes(domain, probes)
@@ -211,6 +215,7 @@ def competition(
             "faithful": faithful,
             "probes": probe_names,
             "judge_mode": judge_mode,
+            "model_events": model_events,
             "protocol": _protocol(
                 faithful, audience_mode, judging, voting_args, judge_args, clean_anchors
             ),
