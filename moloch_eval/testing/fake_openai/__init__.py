@@ -16,6 +16,11 @@ asyncio protocol to serve thousands of calls per second on one core:
   ``max_completion_tokens`` with ``finish_reason="length"`` truncation, ``logprobs`` and
   ``top_logprobs``, ``usage`` with prompt and completion token counts),
 - ``POST /v1/completions`` (the legacy text API, same responder),
+- the Files and Batches API that Inspect's batch mode uses (``--batch`` with the ``openai/``
+  provider and ``OPENAI_BASE_URL``): ``POST /v1/files``, ``GET /v1/files/{id}/content``,
+  ``POST /v1/batches``, ``GET /v1/batches/{id}``, cancel; each batch line is answered by the
+  same responder as a direct call and counted as batched (``ServerStats.batch_calls``,
+  ``KindStats.batched``); the batch completes ``batch_latency`` seconds after creation,
 - ``GET /v1/models`` (the served names, vLLM-style cards with ``max_model_len``),
 - ``POST /tokenize`` (vLLM's tokenizer endpoint, fake token ids), ``GET /health``,
 - ``/_fake/…`` admin routes used by this module (stats, recorded requests, reset, latency).
@@ -34,13 +39,16 @@ runs in a child process (so its CPU time is not the caller's: benchmarks use thi
 in a daemon thread. Inspect reaches it through its ``openai-api`` provider:
 ``--model openai-api/<service>/<name>`` with ``<SERVICE>_BASE_URL`` and ``<SERVICE>_API_KEY``
 set (see :meth:`FakeOpenAIServer.env`); different role models can use different names on the
-same server.
+same server. Inspect's batch mode needs its stock ``openai/`` provider instead
+(``env("openai")`` gives ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY``), with real OpenAI model
+names: it sends an unknown name (``openai/agent``) to the Responses API, which is not served.
 
 The pieces, one module each: ``replies`` (what a responder sees and returns), ``responders``
 (echo, the competition roles), ``protocol`` (HTTP/1.1 on asyncio), ``completions`` (a reply
 as an OpenAI response body) with ``logprobs``, ``stats`` (the counters), ``core`` (routes and
-state on the server's loop), ``server`` (thread or process, and the client handle),
-``faults`` (a flaky endpoint). Everything public is importable from this package.
+state on the server's loop), ``batches`` (the Files and Batches API), ``server`` (thread or
+process, and the client handle), ``faults`` (a flaky endpoint). Everything public is
+importable from this package.
 """
 
 from moloch_eval.testing.fake_openai.faults import (

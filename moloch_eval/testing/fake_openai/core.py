@@ -1,9 +1,10 @@
 """The fake server's state and routes; lives on the server's event loop (thread or process).
 
 Routes: ``POST /v1/chat/completions`` and ``/v1/completions`` (the responder, answered
-``latency`` seconds after arrival), ``GET /v1/models``, ``POST /tokenize``, ``GET /health``,
-and the ``/_fake/…`` admin routes the client handle uses (stats, requests, reset, config,
-shutdown).
+``latency`` seconds after arrival), the Files and Batches API (:mod:`.batches`: each batch line
+answered by the same responder, the batch done ``batch_latency`` seconds after its creation),
+``GET /v1/models``, ``POST /tokenize``, ``GET /health``, and the ``/_fake/…`` admin routes the
+client handle uses (stats, requests, reset, config, shutdown).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from moloch_eval.testing.fake_openai.batches import Batches
 from moloch_eval.testing.fake_openai.completions import complete
 from moloch_eval.testing.fake_openai.protocol import Connection, error_body
 from moloch_eval.testing.fake_openai.replies import FakeError, Responder, message_texts
@@ -33,9 +35,12 @@ class Core:
         api_key: str | None,
         max_recorded: int,
         cpu_clock: Callable[[], float],
+        batch_latency: float | None = None,
     ) -> None:
         self.responder = responder
         self.latency = latency
+        #: seconds from a batch's creation to its completion (None: `latency`)
+        self.batch_latency = batch_latency
         self.models = [dict(m) if isinstance(m, Mapping) else {"id": m} for m in models]
         self.api_key = api_key
         self.recorded: deque[dict[str, Any]] = deque(maxlen=max_recorded)
@@ -44,7 +49,19 @@ class Core:
         self.stop_event: asyncio.Event | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.next_id = 0
+        self.batches = Batches(
+            lambda: self.responder,
+            lambda: self.counters,
+            self.recorded.append,
+            self._take_id,
+            lambda: self.latency if self.batch_latency is None else self.batch_latency,
+            lambda: self.loop.time() if self.loop is not None else 0.0,
+        )
         self.reset()
+
+    def _take_id(self) -> int:
+        self.next_id += 1
+        return self.next_id
 
     def reset(self) -> None:
         self.counters = Counters()
@@ -74,6 +91,8 @@ class Core:
         elif method == "GET" and path in ("/v1/models", "/models"):
             self.counters.other += 1
             conn.send(200, json.dumps({"object": "list", "data": self.model_cards()}).encode())
+        elif self.batches.handle(conn, method, path, headers, body):
+            pass
         elif method == "POST" and path == "/tokenize":
             self.counters.other += 1
             conn.send(200, self.tokenize(body))
@@ -115,6 +134,9 @@ class Core:
             values = json.loads(raw or b"{}")
             if "latency" in values:
                 self.latency = max(0.0, float(values["latency"]))
+            if "batch_latency" in values:
+                value = values["batch_latency"]
+                self.batch_latency = None if value is None else max(0.0, float(value))
             conn.send(200, b"{}")
         elif path == "/_fake/shutdown" and method == "POST":
             conn.send(200, b"{}")

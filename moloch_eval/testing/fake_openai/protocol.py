@@ -55,13 +55,13 @@ class Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
-    def send(self, status: int, payload: bytes) -> None:
+    def send(self, status: int, payload: bytes, content_type: str = "application/json") -> None:
         transport = self.transport
         if transport is None or transport.is_closing():
             return
         head = (
             f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
-            f"content-type: application/json\r\ncontent-length: {len(payload)}\r\n"
+            f"content-type: {content_type}\r\ncontent-length: {len(payload)}\r\n"
             f"connection: {'keep-alive' if self.keep_alive else 'close'}\r\n\r\n"
         )
         transport.write(head.encode("latin-1") + payload)

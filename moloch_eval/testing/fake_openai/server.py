@@ -45,8 +45,9 @@ def _process_main(
     max_recorded: int,
     host: str,
     port: int,
+    batch_latency: float | None = None,
 ) -> None:
-    core = Core(responder, latency, models, api_key, max_recorded, time.process_time)
+    core = Core(responder, latency, models, api_key, max_recorded, time.process_time, batch_latency)
     try:
         _run_core(core, host, port, pipe.send)
     except BaseException as ex:  # report a failed start to the parent
@@ -70,6 +71,8 @@ class FakeOpenAIServer:
         process: run in a child process instead of a daemon thread.
         max_recorded: how many request bodies :attr:`requests` keeps (the latest).
         host: a loopback address; port: 0 picks a free one.
+        batch_latency: seconds from a batch's creation (Batches API) to its completion;
+            None: `latency`.
     """
 
     responder: Responder = echo_responder
@@ -81,6 +84,7 @@ class FakeOpenAIServer:
     host: str = "127.0.0.1"
     port: int = 0
     start_timeout: float = 30.0
+    batch_latency: float | None = None
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
     _process: Any = field(default=None, init=False, repr=False)
     _core: Core | None = field(default=None, init=False, repr=False)
@@ -88,7 +92,7 @@ class FakeOpenAIServer:
     def __post_init__(self) -> None:
         if not ipaddress.ip_address(self.host).is_loopback:
             raise ValueError(f"the fake server binds to loopback only, not {self.host!r}")
-        if self.latency < 0:
+        if self.latency < 0 or (self.batch_latency or 0) < 0:
             raise ValueError("latency must be >= 0")
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -111,6 +115,7 @@ class FakeOpenAIServer:
             self.api_key,
             self.max_recorded,
             time.thread_time,
+            self.batch_latency,
         )
         ready = threading.Event()
         failure: list[BaseException] = []
@@ -147,6 +152,7 @@ class FakeOpenAIServer:
                 self.max_recorded,
                 self.host,
                 self.port,
+                self.batch_latency,
             ),
             name="fake-openai-server",
             daemon=True,

@@ -19,13 +19,15 @@ class KindStats:
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    #: of `calls`, those answered as lines of a batch file (the Batches API)
+    batched: int = 0
 
 
 @dataclass(frozen=True)
 class ServerStats:
     """A snapshot of the server's counters (since start or the last reset)."""
 
-    #: chat/text completion requests received (failed ones included)
+    #: chat/text completion requests received directly (failed ones included; batch lines not)
     calls: int
     #: of those, answered with an error status
     errors: int
@@ -45,6 +47,11 @@ class ServerStats:
     #: (system-wide on Linux, so comparable with the caller's clock); None before any call
     first_call_at: float | None = None
     last_reply_at: float | None = None
+    #: requests answered as lines of batch files (failed ones included), and of those failed
+    batch_calls: int = 0
+    batch_errors: int = 0
+    #: batch jobs created (not counting rejected ones)
+    batches: int = 0
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ServerStats:
@@ -70,6 +77,9 @@ class Counters:
     by_kind: dict[str, KindStats] = field(default_factory=dict)
     first_call_at: float | None = None
     last_reply_at: float | None = None
+    batch_calls: int = 0
+    batch_errors: int = 0
+    batches: int = 0
 
     def received(self) -> None:
         """A completion request arrived."""
@@ -84,13 +94,22 @@ class Counters:
         self.in_flight -= 1
         self.last_reply_at = time.monotonic()
 
-    def tally(self, model: str, kind: str, prompt_tokens: int, completion_tokens: int) -> None:
-        """Count one answered completion under its model name and its reply kind."""
+    def tally(
+        self,
+        model: str,
+        kind: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        batched: bool = False,
+    ) -> None:
+        """Count one answered completion under its model name and its reply kind (`batched`:
+        a line of a batch file)."""
         for table, key in ((self.by_model, model), (self.by_kind, kind)):
             entry = table.get(key)
             if entry is None:
                 entry = table[key] = KindStats()
             entry.calls += 1
+            entry.batched += batched
             entry.prompt_tokens += prompt_tokens
             entry.completion_tokens += completion_tokens
         self.prompt_tokens += prompt_tokens
@@ -116,4 +135,7 @@ class Counters:
             "latency": latency,
             "first_call_at": self.first_call_at,
             "last_reply_at": self.last_reply_at,
+            "batch_calls": self.batch_calls,
+            "batch_errors": self.batch_errors,
+            "batches": self.batches,
         }
