@@ -37,7 +37,7 @@ class RunResult:
     """One measured run (moloch_eval or the paper's design)."""
 
     label: str
-    system: str  # "moloch_eval" or "paper"
+    system: str  # "moloch_eval", "paper" or "inspect" (the bare floor)
     calls: int
     expected_calls: int
     wall: float
@@ -139,8 +139,13 @@ def run_moloch(
     cache: bool = False,
     opponent: str = "role",
     eval_args: Mapping[str, Any] | None = None,
+    bare: bool | None = None,
 ) -> tuple[RunResult, EvalLog]:
-    """One `inspect eval moloch_eval/<domain>` with every role on the fake server."""
+    """One `inspect eval moloch_eval/<domain>` with every role on the fake server.
+
+    `bare` True/False runs `benchmarks.bare`'s task with the same calls instead (True: the
+    votes and verdicts unlogged, as moloch_eval's default; False: every call logged).
+    """
     task_args: dict[str, Any] = {**workload.task_args(), "cache": cache, "opponent": opponent}
     # models with the server's address given explicitly (memoized per address, never stale)
     roles = {"audience": server.get_model(models.audience, SERVICE)}
@@ -153,12 +158,18 @@ def run_moloch(
         args["max_connections"] = max_connections
     if max_samples is not None:
         args["max_samples"] = max_samples
+    if bare is None:
+        task: Any = f"moloch_eval/{workload.domain}"
+        args["task_args"] = task_args
+    else:
+        from benchmarks.bare import bare_competition
+
+        task = bare_competition(workload, unlogged=bare)
     server.reset()
     started = time.monotonic()
     start, cpu_start = time.perf_counter(), time.process_time()
     [log] = inspect_eval(
-        f"moloch_eval/{workload.domain}",
-        task_args=task_args,
+        task,
         model=server.get_model(models.agent, SERVICE),
         model_roles=roles,
         limit=workload.anchors,
@@ -168,7 +179,7 @@ def run_moloch(
     ended = time.monotonic()
     result = RunResult(
         label=label,
-        system="moloch_eval",
+        system="moloch_eval" if bare is None else "inspect",
         calls=0,
         expected_calls=workload.calls,
         wall=wall,

@@ -1,4 +1,4 @@
-"""The benchmark's report: what it measured, the targets of issue 6, and its printed form."""
+"""The benchmark's report: what it measured and the targets of issues 6 and 13."""
 
 from __future__ import annotations
 
@@ -43,160 +43,108 @@ class Report:
         }
 
 
+TARGET_CPU_MS = 5.0
+TARGET_PACKAGE_SHARE_MS = 1.0
+TARGET_FLAT = 1.15
+TARGET_SHARDS = 1.7
+
+
+def _key(name: str, latency: float) -> str:
+    return f"{name}@{latency:g}"
+
+
+def _tokens(run: RunResult | None, model: str) -> tuple[int, int, int]:
+    stats = run.by_model.get(model) if run else None
+    return (stats.calls, stats.prompt_tokens, stats.completion_tokens) if stats else (0, 0, 0)
+
+
 def check_targets(report: Report) -> None:
-    """Add each target's value and whether it was met to `report.checks`."""
-    runs, checks = report.runs, report.checks
-    primary = runs.get("moloch_equal")
-    if primary and primary.ratio is not None:
-        checks["ideal_ratio"] = {"value": primary.ratio, "ok": primary.ratio >= TARGET_RATIO}
-    speedup = report.speedup("paper_defaults", "moloch_defaults")
-    if speedup is not None:
-        checks["speedup_defaults"] = {"value": speedup, "ok": speedup >= TARGET_SPEEDUP_DEFAULTS}
-    speedup = report.speedup("paper_equal", "moloch_equal")
-    if speedup is not None:
-        checks["speedup_equal"] = {"value": speedup, "ok": speedup >= 1.0}
-    zero = runs.get("zero_latency")
-    if zero and zero.cpu_per_call_ms > 0:
-        sustained = report.options.cores * 1000 / zero.cpu_per_call_ms
-        checks["cpu"] = {
-            "cpu_per_call_ms": zero.cpu_per_call_ms,
-            "calls_per_s_measured": zero.calls_per_second,
-            "calls_per_s_sustainable": sustained,
-            "ok": sustained >= TARGET_CALLS_PER_SECOND,
-        }
+    """Add each target's value and whether it was met to `report.checks` (issues 6 and 13)."""
+    from benchmarks.cost import replication_cost
+    from benchmarks.harness import PER_ROLE
+    from benchmarks.shards import shards_rate
 
-
-# -- printing ---------------------------------------------------------------------------------
-
-
-def _fmt(value: float | None, spec: str = ".2f") -> str:
-    return "–" if value is None else format(value, spec)
-
-
-def _mark(check: dict[str, Any] | None) -> str:
-    if not check or "ok" not in check:
-        return "  n/a "
-    return " MET  " if check["ok"] else "MISSED"
-
-
-def format_report(report: Report) -> str:
-    o, w, env = report.options, report.options.workload, report.environment
-    L, C = o.latency, o.concurrency
-    width = 48
-    lines = [
-        "moloch_eval throughput benchmark",
-        f"workload : {w.describe()}",
-        f"           {w.breakdown()}",
-        f"           critical path D = {w.critical_path()} calls per anchor "
-        "(agent → opponent → votes → one round per probe)",
-        f"endpoint : fake OpenAI-compatible server on 127.0.0.1 (own process), fixed latency "
-        f"L = {L:g} s per call; fake voter/judge think blocks of {o.think_words} words",
-        f"machine  : {env['cores']} cores, load average {_fmt(env['load_average_before'])} before"
-        f" / {_fmt(env.get('load_average_after'))} after; Python {env['python']}, inspect_ai "
-        f"{env['inspect_ai']}, openai {env['openai']}; Inspect log_realtime="
-        f"{'default (on)' if o.log_realtime is None else o.log_realtime}",
-        "",
-        f"{'run':{width}s} {'limit':>7s} {'calls':>6s} {'wall s':>8s} {'ideal s':>8s} "
-        f"{'ideal/wall':>10s} {'calls/s':>8s} {'in flight':>10s} {'slot+ ms':>8s} "
-        f"{'CPU ms/call':>11s}",
-    ]
-    shown: set[int] = set()
-    for key in (
-        "moloch_equal",
-        "paper_equal",
-        "moloch_defaults",
-        "paper_defaults",
-        "zero_latency",
-        "cached",
-        "replayed",
-        f"audience_{'logprob' if w.audience_mode == 'think' else 'think'}",
+    o, runs, checks = report.options, report.runs, report.checks
+    for latency in o.latencies:
+        moloch = runs.get(_key("moloch_equal", latency))
+        if moloch and moloch.ratio is not None:
+            checks[_key("ideal_ratio", latency)] = {
+                "value": moloch.ratio,
+                "ok": moloch.ratio >= TARGET_RATIO,
+            }
+        speedup = report.speedup(_key("paper_equal", latency), _key("moloch_equal", latency))
+        if speedup is not None:
+            checks[_key("speedup_equal", latency)] = {"value": speedup, "ok": speedup >= 1.0}
+        speedup = report.speedup(_key("paper_defaults", latency), _key("moloch_defaults", latency))
+        if speedup is not None:
+            checks[_key("speedup_defaults", latency)] = {
+                "value": speedup,
+                "ok": speedup >= TARGET_SPEEDUP_DEFAULTS,
+            }
+    # the primary latency's figures under the plain names too
+    for name in ("ideal_ratio", "speedup_equal", "speedup_defaults"):
+        if _key(name, o.latency) in checks:
+            checks[name] = checks[_key(name, o.latency)]
+    w = o.workload
+    other = "logprob" if w.audience_mode == "think" else "think"
+    for path, key, floor in (
+        (w.audience_mode, "zero_latency", "bare"),
+        (other, f"audience_{other}", f"bare_{other}"),
     ):
-        r = report.runs.get(key)
-        if r is None or id(r) in shown:
+        run = runs.get(key)
+        if not run or not run.calls:
             continue
-        shown.add(id(r))
-        limit = "adaptive" if r.concurrency is None else str(r.concurrency)
-        in_flight = f"{r.mean_in_flight:.1f}/{r.peak_in_flight}" if r.latency > 0 else "–"
-        lines.append(
-            f"{r.label:{width}s} {limit:>7s} {r.calls:>6d} {r.wall:>8.2f} {_fmt(r.ideal):>8s} "
-            f"{_fmt(r.ratio):>10s} {r.calls_per_second:>8.1f} {in_flight:>10s} "
-            f"{_fmt(r.slot_overhead_ms, '.1f'):>8s} {r.cpu_per_call_ms:>11.2f}"
-        )
-        for note in r.notes:
-            lines.append(f"    note: {note}")
-    timed = [r for r in report.runs.values() if r.system == "moloch_eval" and r.span]
-    if timed:
-        lines += [
-            "",
-            "where moloch_eval's wall time goes (startup → first call, calls, last reply → end):",
-        ]
-        for r in timed:
-            lines.append(
-                f"  {r.label:{width}s} {_fmt(r.startup):>6s} s + {_fmt(r.span):>7s} s + "
-                f"{_fmt(r.finalize):>6s} s; CPU {r.cpu:.1f} s"
-            )
-    lines += [
-        "",
-        f"ideal s  = L × max(D, ⌈calls ÷ C⌉) for moloch_eval (C calls in flight at most); for the "
-        f"paper's design its own bound with stage barriers, per batch of {o.batch} anchors "
-        "L × (⌈2b÷W⌉ + ⌈b·P÷W⌉ + ⌈2b·k÷W⌉).",
-        "in flight = mean (calls × L ÷ wall) / peak seen by the server. slot+ = C × (first call "
-        "→ last reply) ÷ calls − L: per call, how long a slot was held or idle beyond the "
-        "endpoint's latency (client work, scheduling, barriers, tail).",
-        "CPU ms/call = CPU time of the benchmark process during the run ÷ calls (the server runs "
-        "in its own process and is not counted).",
-        "",
-        "results against the targets of issue 6:",
-    ]
-    c = report.checks
-    if "ideal_ratio" in c:
-        lines.append(
-            f"  [{_mark(c['ideal_ratio'])}] moloch_eval reaches {c['ideal_ratio']['value']:.2f} of "
-            f"the ideal bound at C={C}, L={L:g} s (target ≥ {TARGET_RATIO})"
-        )
-    if "speedup_defaults" in c:
-        md, pd = report.runs["moloch_defaults"], report.runs["paper_defaults"]
-        lines.append(
-            f"  [{_mark(c['speedup_defaults'])}] speed-up over the paper's design at defaults: "
-            f"{c['speedup_defaults']['value']:.2f}× ({pd.wall:.1f} s with {pd.concurrency} "
-            f"workers vs {md.wall:.1f} s with Inspect's adaptive pools; target ≥ 2×)"
-        )
-    if "speedup_equal" in c:
-        lines.append(
-            f"  [{_mark(c['speedup_equal'])}] speed-up at equal concurrency C={C}: "
-            f"{c['speedup_equal']['value']:.2f}× (target ≥ 1, never slower)"
-        )
-    if "cpu" in c:
-        cpu = c["cpu"]
-        lines.append(
-            f"  [{_mark(cpu)}] harness CPU {cpu['cpu_per_call_ms']:.2f} ms per call at 0 latency: "
-            f"{o.cores} cores sustain ≈ {cpu['calls_per_s_sustainable']:.0f} calls/s "
-            f"(measured {cpu['calls_per_s_measured']:.0f} calls/s on one event loop; "
-            f"target ≥ {TARGET_CALLS_PER_SECOND:.0f})"
-        )
-    if "tokens" in c:
-        t = c["tokens"]
-        per_vote = ", ".join(f"{m} {v:.1f}" for m, v in t["output_tokens_per_vote"].items())
-        per_in = ", ".join(f"{m} {v:.0f}" for m, v in t["input_tokens_per_vote"].items())
-        ratio = f"ratio {t['ratio']:.4f} = 1/{1 / t['ratio']:.0f}" if t.get("ratio") else ""
-        lines.append(
-            f"  [{_mark(t)}] audience output tokens per vote: {per_vote}; {ratio} (goal ≤ 1/50); "
-            f"input tokens per vote: {per_in}"
-        )
-    if "cache" in c:
-        k = c["cache"]
-        lines.append(
-            f"  [{_mark(k)}] cache: first run {k['first_run_calls']} calls, same eval again "
-            f"{k['second_run_calls']} calls in {k['second_run_wall_s']:.1f} s"
-        )
-    if "replay" in c:
-        r = c["replay"]
-        lines.append(
-            f"  [{_mark(r)}] replayed opponent: {r['replayed_messages']}/{r['anchors']} messages "
-            f"replayed, {r['opponent_calls']} opponent calls ({r['calls']} calls in all, "
-            f"{r['expected_calls']} expected)"
-        )
-    if "profile" in c:
-        lines += ["", f"profile of a 0-latency run ({c['profile']['file']}):"]
-        lines.append(c["profile"]["top_tottime"])
-    return "\n".join(lines)
+        cpu: dict[str, Any] = {
+            "cpu_per_call_ms": run.cpu_per_call_ms,
+            "calls_per_s_measured": run.calls_per_second,
+            "calls_per_s_sustainable": o.cores * 1000 / run.cpu_per_call_ms,
+            "ok": run.cpu_per_call_ms <= TARGET_CPU_MS,
+        }
+        bare = runs.get(floor)
+        if bare and bare.calls:
+            share = run.cpu_per_call_ms - bare.cpu_per_call_ms
+            cpu["floor_ms"] = bare.cpu_per_call_ms
+            cpu["package_share_ms"] = share
+            cpu["package_share_ok"] = share <= TARGET_PACKAGE_SHARE_MS
+        logged = runs.get("bare_logged") if path == w.audience_mode else None
+        if logged and logged.calls:
+            cpu["floor_every_call_logged_ms"] = logged.cpu_per_call_ms
+        checks[f"cpu_{path}"] = cpu
+    if f"cpu_{w.audience_mode}" in checks:
+        checks["cpu"] = checks[f"cpu_{w.audience_mode}"]
+    scale = sorted(
+        (run.expected_calls, run.cpu_per_call_ms, anchors)
+        for anchors in o.scale_anchors
+        if (run := runs.get(f"scale@{anchors}")) and run.calls
+    )
+    if len(scale) >= 2:
+        growth = scale[-1][1] / scale[0][1]
+        checks["flat"] = {
+            "cpu_per_call_ms": {anchors: ms for _, ms, anchors in scale},
+            "growth": growth,
+            "ok": growth <= TARGET_FLAT,
+        }
+    rates = {
+        n: shards_rate(run)
+        for n in o.shards
+        if (run := runs.get(f"shards@{n}")) and run.status == "success"
+    }
+    if 1 in rates and len(rates) >= 2 and rates[1] > 0:
+        most = max(rates)
+        checks["shards"] = {
+            "calls_per_s": rates,
+            "speedup": rates[most] / rates[1],
+            "shards": most,
+            "ok": rates[most] / rates[1] >= TARGET_SHARDS,
+        }
+    primary = runs.get("zero_latency")  # one model name per role (the equal runs share one)
+    votes, verdicts = _tokens(primary, PER_ROLE.audience), _tokens(primary, PER_ROLE.judge)
+    per_anchor = (w.personas, 2 * len(w.probe_names))
+    cost: dict[str, Any] = {}
+    if votes[0]:
+        cost[w.audience_mode] = [c.as_dict() for c in replication_cost(votes, verdicts, per_anchor)]
+    if (run := runs.get(f"audience_{other}")) and votes[0]:
+        other_votes = _tokens(run, PER_ROLE.audience)
+        cost[other] = [c.as_dict() for c in replication_cost(other_votes, verdicts, per_anchor)]
+    if cost:
+        checks["cost"] = cost

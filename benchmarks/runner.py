@@ -8,6 +8,7 @@ import os
 import platform
 import pstats
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -16,6 +17,7 @@ from benchmarks.harness import (
     PER_ROLE,
     SERVICE,
     SHARED,
+    RunResult,
     load_average,
     run_moloch,
     run_paper,
@@ -23,6 +25,7 @@ from benchmarks.harness import (
 )
 from benchmarks.options import Options
 from benchmarks.report import TARGET_TOKEN_RATIO, Report, check_targets
+from benchmarks.shards import run_shards
 from benchmarks.workload import Workload, ideal_seconds, paper_design_seconds
 from moloch_eval.testing import CompetitionResponder, FakeOpenAIServer
 
@@ -42,63 +45,27 @@ def run_benchmark(options: Options, work_dir: str | Path) -> Report:
     eval_args: dict[str, Any] = {}
     if options.log_realtime is not None:
         eval_args["log_realtime"] = options.log_realtime
-    L, C = options.latency, options.concurrency
     with (
-        FakeOpenAIServer(responder, latency=L, process=True) as server,
+        FakeOpenAIServer(responder, latency=options.latency, process=True) as server,
         mock.patch.dict(
             os.environ, {**server.env(SERVICE), "INSPECT_CACHE_DIR": str(work / "cache")}
         ),
     ):
-        _say(f"fake endpoint {server.base_url} (own process), latency {L:g} s; warming up…")
+        _say(f"fake endpoint {server.base_url} (own process); warming up…")
         warm_up(server, w, logs / "warm-up")
-
-        samples = options.samples_per_connection * C
-        _say(f"moloch_eval, global limit C={C}, max_samples={samples} …")
-        run, _ = run_moloch(
-            server,
-            w,
-            logs,
-            label=f"moloch_eval, C={C}, max_samples={samples}",
-            models=SHARED,
-            max_connections=C,
-            max_samples=samples,
-            eval_args=eval_args,
-        )
-        run.ideal = ideal_seconds(run.calls, w.critical_path(), L, C)
-        report.runs["moloch_equal"] = run
-
-        if options.reference:
-            default = options.paper_workers == C
-            label = f"paper design, {C} workers" + (" (its default)" if default else "")
-            _say(f"paper's design, {C} workers …")
-            run, _ = run_paper(server, w, label=label, workers=C)
-            run.ideal = paper_design_seconds(w, L, C, options.batch)
-            report.runs["paper_equal"] = run
-            if default and options.defaults:
-                report.runs["paper_defaults"] = run  # the same run serves both comparisons
-
-        if options.defaults:
-            _say("moloch_eval at Inspect's defaults …")
-            run, _ = run_moloch(
-                server, w, logs, label="moloch_eval, Inspect defaults", eval_args=eval_args
-            )
-            report.runs["moloch_defaults"] = run
-            if options.reference and "paper_defaults" not in report.runs:
-                workers = options.paper_workers
-                _say(f"paper's design at its default pool ({workers} workers) …")
-                run, _ = run_paper(
-                    server,
-                    w,
-                    label=f"paper design, {workers} workers (its default)",
-                    workers=workers,
-                )
-                run.ideal = paper_design_seconds(w, L, workers, options.batch)
-                report.runs["paper_defaults"] = run
-
+        for latency in options.latencies:
+            _latency_runs(server, options, report, logs, eval_args, latency)
+        server.set_latency(0.0)
         if options.cache:
             _cache_runs(server, options, report, logs, eval_args)
+        _cpu_runs(server, options, report, logs, eval_args)
         if options.logprob:
             _logprob_run(server, options, report, logs, eval_args)
+        for shards in options.shards:
+            _say(f"{shards} shard(s): separate `inspect eval` processes, 0 latency …")
+            report.runs[f"shards@{shards}"] = run_shards(
+                server, w, shards, logs / f"shards-{shards}", label=f"{shards} shard(s), 0 latency"
+            )
         if options.profile:
             _profile_run(server, options, report, logs, eval_args)
     report.environment["load_average_after"] = load_average()
@@ -106,59 +73,158 @@ def run_benchmark(options: Options, work_dir: str | Path) -> Report:
     return report
 
 
+def _latency_runs(
+    server: Any,
+    options: Options,
+    report: Report,
+    logs: Path,
+    eval_args: dict[str, Any],
+    latency: float,
+) -> None:
+    """At one latency: moloch_eval and the paper's design at C, then each at its defaults.
+
+    Runs are keyed `name@L`; those at the primary latency also under `name` alone.
+    """
+    w, C = options.workload, options.concurrency
+    server.set_latency(latency)
+    runs: dict[str, RunResult] = {}
+    samples = options.samples_per_connection * C
+    _say(f"L={latency:g} s: moloch_eval, global limit C={C}, max_samples={samples} …")
+    run, _ = run_moloch(
+        server,
+        w,
+        logs,
+        label=f"moloch_eval, C={C}, max_samples={samples}",
+        models=SHARED,
+        max_connections=C,
+        max_samples=samples,
+        eval_args=eval_args,
+    )
+    run.ideal = ideal_seconds(run.calls, w.critical_path(), latency, C)
+    runs["moloch_equal"] = run
+    if options.reference:
+        default = options.paper_workers == C
+        label = f"paper design, {C} workers" + (" (its default)" if default else "")
+        _say(f"L={latency:g} s: paper's design, {C} workers …")
+        run, _ = run_paper(server, w, label=label, workers=C)
+        run.ideal = paper_design_seconds(w, latency, C, options.batch)
+        runs["paper_equal"] = run
+        if default:
+            runs["paper_defaults"] = run  # the same run serves both comparisons
+    if options.defaults and latency in options.defaults_latencies:
+        _say(f"L={latency:g} s: moloch_eval at Inspect's defaults …")
+        run, _ = run_moloch(
+            server, w, logs, label="moloch_eval, Inspect defaults", eval_args=eval_args
+        )
+        runs["moloch_defaults"] = run
+        if options.reference and "paper_defaults" not in runs:
+            workers = options.paper_workers
+            _say(f"L={latency:g} s: paper's design at its default pool ({workers} workers) …")
+            run, _ = run_paper(
+                server, w, label=f"paper design, {workers} workers (its default)", workers=workers
+            )
+            run.ideal = paper_design_seconds(w, latency, workers, options.batch)
+            runs["paper_defaults"] = run
+    elif "paper_defaults" in runs and not options.defaults:
+        del runs["paper_defaults"]
+    for name, run in runs.items():
+        report.runs[f"{name}@{latency:g}"] = run
+        if latency == options.latency:
+            report.runs[name] = run
+
+
+def _cpu_runs(
+    server: Any, options: Options, report: Report, logs: Path, eval_args: dict[str, Any]
+) -> None:
+    """0 latency, no cache: CPU per call, Inspect's bare floor, and its growth with samples."""
+    w = options.workload
+    _say("0-latency run (CPU per call) …")
+    zero, _ = run_moloch(server, w, logs, label="moloch_eval, 0 latency", eval_args=eval_args)
+    report.runs["zero_latency"] = zero
+    if options.bare:
+        for key, unlogged, label in (
+            ("bare", True, "bare Inspect task, same calls"),
+            ("bare_logged", False, "bare Inspect task, every call logged"),
+        ):
+            _say(f"{label}, 0 latency …")
+            run, _ = run_moloch(server, w, logs, label=label, eval_args=eval_args, bare=unlogged)
+            report.runs[key] = run
+        if options.logprob:
+            other = "logprob" if w.audience_mode == "think" else "think"
+            _say(f"bare Inspect task, audience {other}, 0 latency …")
+            run, _ = run_moloch(
+                server,
+                replace(w, audience_mode=other),
+                logs,
+                label=f"bare Inspect task, same calls, audience {other}",
+                eval_args=eval_args,
+                bare=True,
+            )
+            report.runs[f"bare_{other}"] = run
+    for anchors in options.scale_anchors:
+        if anchors == w.anchors:
+            report.runs[f"scale@{anchors}"] = zero
+            continue
+        _say(f"0-latency run of {anchors} anchors (CPU per call against samples) …")
+        run, _ = run_moloch(
+            server,
+            replace(w, anchors=anchors),
+            logs,
+            label=f"moloch_eval, 0 latency, {anchors} anchors",
+            eval_args=eval_args,
+        )
+        report.runs[f"scale@{anchors}"] = run
+
+
 def _cache_runs(
     server: Any, options: Options, report: Report, logs: Path, eval_args: dict[str, Any]
 ) -> None:
-    """0-latency run with caching on, the same again from the cache, a replayed opponent."""
+    """0 latency: a run with caching on, the same again from the cache, a replayed opponent."""
     w = options.workload
-    server.set_latency(0.0)
-    try:
-        _say("0-latency run with caching on (fills the cache) …")
-        first, log = run_moloch(
-            server,
-            w,
-            logs,
-            label="moloch_eval, 0 latency, cache on",
-            cache=True,
-            eval_args=eval_args,
-        )
-        report.runs["zero_latency"] = first
-        _say("the same eval again (from the cache) …")
-        again, _ = run_moloch(
-            server, w, logs, label="moloch_eval, cached re-run", cache=True, eval_args=eval_args
-        )
-        report.runs["cached"] = again
-        report.checks["cache"] = {
-            "first_run_calls": first.calls,
-            "second_run_calls": again.calls,
-            "second_run_wall_s": again.wall,
-            "ok": first.calls == w.calls and again.calls == 0 and again.status == "success",
-        }
-        replay = w.smaller(options.replay_anchors, personas=2)
-        replay = Workload(**{**vars(replay), "probes": "none"})
-        _say(f"replaying the opponent from {log.location} …")
-        run, replayed_log = run_moloch(
-            server, replay, logs, label="moloch_eval, replayed opponent", opponent=log.location
-        )
-        report.runs["replayed"] = run
-        from moloch_eval.records import competition_of
+    _say("0-latency run with caching on (fills the cache) …")
+    first, log = run_moloch(
+        server,
+        w,
+        logs,
+        label="moloch_eval, 0 latency, cache on",
+        cache=True,
+        eval_args=eval_args,
+    )
+    report.runs["cache_fill"] = first
+    _say("the same eval again (from the cache) …")
+    again, _ = run_moloch(
+        server, w, logs, label="moloch_eval, cached re-run", cache=True, eval_args=eval_args
+    )
+    report.runs["cached"] = again
+    report.checks["cache"] = {
+        "first_run_calls": first.calls,
+        "second_run_calls": again.calls,
+        "second_run_wall_s": again.wall,
+        "ok": first.calls == w.calls and again.calls == 0 and again.status == "success",
+    }
+    replay = w.smaller(options.replay_anchors, personas=2)
+    replay = Workload(**{**vars(replay), "probes": "none"})
+    _say(f"replaying the opponent from {log.location} …")
+    run, replayed_log = run_moloch(
+        server, replay, logs, label="moloch_eval, replayed opponent", opponent=log.location
+    )
+    report.runs["replayed"] = run
+    from moloch_eval.records import competition_of
 
-        samples = replayed_log.samples or []
-        sources = [competition_of(s).opponent for s in samples]
-        replayed = sum(1 for o in sources if o is not None and o.source == "replayed")
-        opponent_calls = run.by_model.get(PER_ROLE.opponent)
-        report.checks["replay"] = {
-            "anchors": replay.anchors,
-            "opponent_calls": opponent_calls.calls if opponent_calls else 0,
-            "replayed_messages": replayed,
-            "calls": run.calls,
-            "expected_calls": replay.anchors * (1 + replay.personas),
-            "ok": opponent_calls is None
-            and replayed == replay.anchors
-            and run.calls == replay.anchors * (1 + replay.personas),
-        }
-    finally:
-        server.set_latency(options.latency)
+    samples = replayed_log.samples or []
+    sources = [competition_of(s).opponent for s in samples]
+    replayed = sum(1 for o in sources if o is not None and o.source == "replayed")
+    opponent_calls = run.by_model.get(PER_ROLE.opponent)
+    report.checks["replay"] = {
+        "anchors": replay.anchors,
+        "opponent_calls": opponent_calls.calls if opponent_calls else 0,
+        "replayed_messages": replayed,
+        "calls": run.calls,
+        "expected_calls": replay.anchors * (1 + replay.personas),
+        "ok": opponent_calls is None
+        and replayed == replay.anchors
+        and run.calls == replay.anchors * (1 + replay.personas),
+    }
 
 
 def _logprob_run(
@@ -167,14 +233,10 @@ def _logprob_run(
     w = options.workload
     other = "logprob" if w.audience_mode == "think" else "think"
     small = Workload(**{**vars(w.smaller(options.logprob_anchors)), "audience_mode": other})
-    server.set_latency(0.0)
-    try:
-        _say(f"audience in {other} mode ({small.anchors} anchors, 0 latency) …")
-        run, log = run_moloch(
-            server, small, logs, label=f"moloch_eval, audience {other}", eval_args=eval_args
-        )
-    finally:
-        server.set_latency(options.latency)
+    _say(f"audience in {other} mode ({small.anchors} anchors, 0 latency) …")
+    run, log = run_moloch(
+        server, small, logs, label=f"moloch_eval, audience {other}", eval_args=eval_args
+    )
     report.runs[f"audience_{other}"] = run
     base = report.runs.get("moloch_equal")
     per_vote: dict[str, float] = {}
@@ -202,15 +264,11 @@ def _profile_run(
     """cProfile a 0-latency run of a small workload; the top of the profile goes in the report."""
     assert options.profile is not None
     small = options.workload.smaller(8)
-    server.set_latency(0.0)
     profiler = cProfile.Profile()
-    try:
-        _say(f"profiling a 0-latency run ({small.anchors} anchors) into {options.profile} …")
-        profiler.enable()
-        run_moloch(server, small, logs, label="profile", eval_args=eval_args)
-        profiler.disable()
-    finally:
-        server.set_latency(options.latency)
+    _say(f"profiling a 0-latency run ({small.anchors} anchors) into {options.profile} …")
+    profiler.enable()
+    run_moloch(server, small, logs, label="profile", eval_args=eval_args)
+    profiler.disable()
     profiler.dump_stats(options.profile)
     stream = io.StringIO()
     pstats.Stats(profiler, stream=stream).sort_stats("tottime").print_stats(15)

@@ -36,13 +36,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from benchmarks.options import Options, parse_args
+from benchmarks.printing import format_report
 from benchmarks.report import (
     TARGET_CALLS_PER_SECOND,
     TARGET_RATIO,
     TARGET_SPEEDUP_DEFAULTS,
     TARGET_TOKEN_RATIO,
     Report,
-    format_report,
 )
 from benchmarks.runner import run_benchmark
 

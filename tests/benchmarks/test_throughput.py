@@ -56,6 +56,7 @@ def test_benchmark_end_to_end_counts_calls_and_caches(tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     argv = ["--anchors", "2", "--personas", "3", "--latency", "0.01", "--concurrency", "4"]
     argv += ["--paper-workers", "2", "--json", str(out), "--work-dir", str(tmp_path / "work")]
+    argv += ["--latencies", "0.02", "--defaults-latencies", "0.01,0.02", "--scale-anchors", "1,2"]
     assert main(argv) == 0
     report = json.loads(out.read_text())
     runs = report["runs"]
@@ -78,3 +79,37 @@ def test_benchmark_end_to_end_counts_calls_and_caches(tmp_path: Path) -> None:
     assert tokens["output_tokens_per_vote"]["logprob"] == 1.0
     assert tokens["output_tokens_per_vote"]["think"] > 50 and tokens["ok"]
     assert set(report["checks"]) >= {"ideal_ratio", "speedup_defaults", "speedup_equal", "cpu"}
+    # the sweep: each latency has its own runs and targets; the primary one also plain names
+    for latency in ("0.01", "0.02"):
+        for key in ("moloch_equal", "paper_equal", "moloch_defaults", "paper_defaults"):
+            run = runs[f"{key}@{latency}"]
+            assert run["calls"] == expected and run["latency_s"] == float(latency), key
+        assert {f"ideal_ratio@{latency}", f"speedup_equal@{latency}"} <= set(report["checks"])
+        assert f"speedup_defaults@{latency}" in report["checks"]
+    assert runs["moloch_equal"] == runs["moloch_equal@0.01"]
+    # the floor: a bare Inspect task makes exactly the competition's calls
+    for key in ("bare", "bare_logged", "bare_logprob"):
+        assert runs[key]["calls"] == expected and runs[key]["system"] == "inspect", key
+        assert runs[key]["by_kind"]["vote"]["calls"] == 2 * 3, key
+    cpu = report["checks"]["cpu_think"]
+    assert {"floor_ms", "package_share_ms", "floor_every_call_logged_ms"} <= set(cpu)
+    assert "floor_ms" in report["checks"]["cpu_logprob"]
+    # CPU against the number of samples: one run per size, at 0 latency
+    flat = report["checks"]["flat"]
+    assert set(flat["cpu_per_call_ms"]) == {"1", "2"} and runs["scale@1"]["calls"] == expected // 2
+    # shards: separate `inspect eval` processes over disjoint sample ranges, one log folder
+    for shards in (1, 2):
+        run = runs[f"shards@{shards}"]
+        assert run["status"] == "success" and run["calls"] == expected, run["notes"]
+        assert len(list(Path(run["log"]).glob("*.eval"))) == shards
+    assert report["checks"]["shards"]["shards"] == 2
+    # the cost of a full replication, per role, from the measured tokens per call
+    cost = report["checks"]["cost"]
+    assert {r["role"] for r in cost["think"]} == {"audience", "judge"}
+    for roles in cost.values():
+        assert sum(r["calls"] for r in roles) == 520_000
+        assert all(r["batch_dollars"] == pytest.approx(r["dollars"] / 2) for r in roles)
+    [think_votes] = [r for r in cost["think"] if r["role"] == "audience"]
+    [logprob_votes] = [r for r in cost["logprob"] if r["role"] == "audience"]
+    assert logprob_votes["completion_tokens_per_call"] == 1.0
+    assert think_votes["completion_tokens_per_call"] > 50
