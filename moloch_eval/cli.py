@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "moloch_eval.verify_prompts",
     "moloch_eval.em.cli",
     "moloch_eval.race.cli",
+    "moloch_eval.shards",
 )
 
 

@@ -8,8 +8,12 @@ row's method `leaderboard.method`. Their public names are importable from here a
 - Every opponent is a base (so Qwen and Llama families each face their own base). A model
   that faced several keeps the row against the base most other models faced; `--base`
   (repeatable) restricts the leaderboard to the given bases. The rest is skipped (listed).
-- Two logs of the same (domain, model, base, conditions) are not pooled: the newer one is
-  kept and the older one is listed as superseded.
+- Logs of one configuration (the same task, arguments, models and result-affecting eval
+  settings; `leaderboard.merge`), such as the sample-range shards of one run written into one
+  folder, are merged into one row over the union of their samples, the newest log winning
+  where sample ids overlap; a log left with no sample of its own is superseded. Otherwise two
+  logs of the same (domain, model, base, conditions) are not pooled: the newer one is kept
+  and the older one is listed as superseded.
 - Conditions (audience model and mode, persona set, judge model, mode and prompts, faithful
   prompts, anchor split and cleaning) are compared with the domain's majority (ties go to the
   base's own row); a row that differs is kept and marked not comparable, never mixed silently.
@@ -185,6 +189,13 @@ def collect(
     kept, dropped, more = select(rows, chosen)
     notes += more
     mark_comparability(kept)
+    merged = [r for r in kept if r.n_logs > 1]
+    if merged:
+        notes.append(
+            f"{len(merged)} row(s) merged from several logs of one configuration (sample "
+            "ranges of one run; newest log wins where sample ids overlap): "
+            + ", ".join(f"{r.domain} {r.model} ({r.n_logs} logs)" for r in merged)
+        )
     marked = [r for r in kept if not r.comparable]
     if marked:
         notes.append(

@@ -9,8 +9,12 @@ This module reads the logs into rows (`em_rows`); the tables are `em_table` and 
   and its 95% CI is `moloch_eval.em.metrics.summarise_with_ci` of a row's answers (CIs resample
   questions). The headline rate is `headline_rate`: Betley's for 0–100 scores, ARENA's
   misaligned_of_all for labels.
-- A newer complete log of the same (task, question set, model, judge model, judge mode)
-  supersedes an older one (listed as skipped); incomplete logs are skipped with the reason.
+- Logs of one configuration (`leaderboard.merge`: the same task, arguments, models and
+  result-affecting eval settings), such as the sample-range shards of one run, give one set
+  of rows over the union of their judged samples, the newest log winning where sample ids
+  overlap; a log left with no sample of its own is superseded. Otherwise the newest complete
+  configuration of a (task, question set, model, judge model, judge mode) supersedes the
+  older ones (listed as skipped); incomplete logs are skipped with the reason.
 - Method and lineage as for competition rows: from the project's adapter manifest
   (`method.method_of`, `method.manifest_lineage`; an absent lineage shows nothing).
 - Within a task, rows whose judge model or mode differs from the task's majority (ties: the
@@ -26,7 +30,7 @@ from typing import Any
 
 from inspect_ai.log import EvalLog, list_eval_logs, read_eval_log
 
-from moloch_eval.em.logs import log_rows
+from moloch_eval.em.logs import EM_SCORER, row_of
 from moloch_eval.em.metrics import by_key, headline_rate, summarise_with_ci
 from moloch_eval.leaderboard.em_figures import EM_FIGURE, em_figure
 from moloch_eval.leaderboard.em_rows import EMBoard, EMRow
@@ -51,6 +55,7 @@ from moloch_eval.leaderboard.logs import (
     status_problem,
     unreadable,
 )
+from moloch_eval.leaderboard.merge import by_configuration, merge_samples, newer_logs
 from moloch_eval.leaderboard.method import manifest_lineage, method_of
 from moloch_eval.leaderboard.rows import Leaderboard, Skipped
 from moloch_eval.roles import PAPER_JUDGE
@@ -129,8 +134,10 @@ def rows_of_log(
     judged: Sequence[dict[str, Any]],
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
+    logs: Sequence[str] = (),
 ) -> list[EMRow]:
-    """One row per trigger condition of a complete EM log (its header and judged rows)."""
+    """One row per trigger condition of a complete EM log (its header and judged rows); `logs`:
+    every log the judged rows come from when they were merged from several."""
     meta = em_meta(log) or {}
     judge_model, judge_mode = judge_of(log, meta)
     groups: dict[str, list[Mapping[str, Any]]] = {}
@@ -152,6 +159,7 @@ def rows_of_log(
             samples_per_question=int(spq) if isinstance(spq, int) else None,
             method=method_of(log.eval.model, None),
             lineage=manifest_lineage(log.eval.model),
+            logs=list(logs) if len(logs) > 1 else [],
         )
         for condition, group in groups.items()
     ]
@@ -216,28 +224,36 @@ def collect_em(log_dir: str | Path, resamples: int = DEFAULT_RESAMPLES, seed: in
             skipped.append(Skipped(name, f"EM log {problem}"))
         else:
             complete.append((header, meta))
-    newest: dict[tuple[str, ...], EvalLog] = {}
-    for header, meta in sorted(complete, key=lambda hm: recency(hm[0]), reverse=True):
-        kept = newest.setdefault(_log_key(header, meta), header)
-        if kept is not header:
-            skipped.append(
-                Skipped(
-                    local_path(header.location),
-                    f"superseded by the newer EM log {Path(local_path(kept.location)).name} of the "
-                    "same task, questions, model and judge",
-                )
-            )
+    # the newest configuration of each key; the older ones are superseded by its newest log
+    newest: dict[tuple[str, ...], list[EvalLog]] = {}
+    for group in sorted(
+        by_configuration(complete, lambda hm: hm[0]),
+        key=lambda g: max(recency(h) for h, _ in g),
+        reverse=True,
+    ):
+        headers = sorted((h for h, _ in group), key=recency, reverse=True)
+        kept = newest.setdefault(_log_key(*group[0]), headers)
+        if kept is not headers:
+            skipped += [Skipped(local_path(h.location), _superseded([kept[0]])) for h in headers]
     rows: list[EMRow] = []
-    for header in newest.values():
-        name = local_path(header.location)
-        try:
-            judged = log_rows(header.location)
-            if not judged:
-                skipped.append(Skipped(name, "EM log without judged answers"))
-                continue
-            rows += rows_of_log(header, judged, resamples, seed)
-        except Exception as ex:
-            skipped.append(Skipped(name, unreadable(ex, "unreadable EM log")))
+    for headers in newest.values():
+        parts = []
+        for header in headers:
+            try:
+                parts.append((header, _judged_by_id(header.location)))
+            except Exception as ex:
+                skipped.append(
+                    Skipped(local_path(header.location), unreadable(ex, "unreadable EM log"))
+                )
+        merged = merge_samples(parts)
+        skipped += [Skipped(local_path(h.location), _superseded(n)) for h, n in merged.superseded]
+        skipped += [
+            Skipped(local_path(h.location), "EM log without judged answers") for h in merged.empty
+        ]
+        if merged.logs:
+            judged = [row for sample in merged.samples.values() for row in sample]
+            logs = [local_path(h.location) for h in merged.logs]
+            rows += rows_of_log(merged.logs[0], judged, resamples, seed, logs)
     rows = sort_em_rows(rows)
     mark_em_comparability(rows)
     notes = []
@@ -248,6 +264,23 @@ def collect_em(log_dir: str | Path, resamples: int = DEFAULT_RESAMPLES, seed: in
             "their task's majority); they are hatched in the chart"
         )
     return EMBoard(rows, skipped, seen, notes, resamples, seed)
+
+
+def _superseded(newer: Sequence[EvalLog]) -> str:
+    return (
+        f"superseded by {newer_logs(newer, 'EM log')} of the same task, questions, model and judge"
+    )
+
+
+def _judged_by_id(location: str) -> dict[str, list[dict[str, Any]]]:
+    """The judged rows of an EM log by sample id (epochs pooled; samples without one left out)."""
+    log = read_eval_log(location)
+    judged: dict[str, list[dict[str, Any]]] = {}
+    for sample in log.samples or []:
+        row = row_of((sample.scores or {}).get(EM_SCORER))
+        if row is not None:
+            judged.setdefault(str(sample.id), []).append(row)
+    return judged
 
 
 def merge_skipped(board: Leaderboard, em: EMBoard) -> None:

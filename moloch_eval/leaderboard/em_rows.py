@@ -12,7 +12,8 @@ from moloch_eval.scorers.paired_bootstrap import DEFAULT_RESAMPLES
 
 @dataclass
 class EMRow:
-    """One trigger condition of one complete EM log."""
+    """One trigger condition of one complete EM log (or of the logs of one run split by sample
+    ranges, `logs`)."""
 
     task: str
     questions: str
@@ -32,10 +33,18 @@ class EMRow:
     lineage: str = ""
     #: why the row is not comparable with its task's other rows ("" when it is)
     not_comparable: str = ""
+    #: a row merged from several logs of one configuration (`leaderboard.merge`): all of them,
+    #: newest first (`log` is the first); empty for a row of one log
+    logs: list[str] = field(default_factory=list)
 
     @property
     def comparable(self) -> bool:
         return not self.not_comparable
+
+    @property
+    def n_logs(self) -> int:
+        """How many logs the row's answers come from (1 unless merged)."""
+        return len(self.logs) or 1
 
     @property
     def scores(self) -> bool:

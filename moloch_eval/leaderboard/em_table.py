@@ -14,7 +14,7 @@ import pandas as pd
 from moloch_eval.em.metrics import RATES
 from moloch_eval.leaderboard.em_rows import EMBoard, EMRow
 from moloch_eval.leaderboard.html import html_image, html_table
-from moloch_eval.leaderboard.table import markdown_table
+from moloch_eval.leaderboard.table import fmt_n, markdown_table
 
 EM_CSV = "em_leaderboard.csv"
 #: the rates shown for score judges and for label judges
@@ -33,6 +33,8 @@ EM_NOTES: dict[str, str] = {
     "incoherent_rate / refusal_rate / code_rate": "share of all answers",
     "factual_error_rate": "FALSE ÷ answers with a factual label (em_factual)",
     "comparable": "false when the judge model or mode differs from the task's majority",
+    "log / n_logs / logs": "the row's log; a row merged from the logs of one configuration "
+    "(e.g. the sample-range shards of one run): the newest of them, how many, and all of them",
 }
 
 
@@ -72,6 +74,8 @@ def to_em_frame(em: EMBoard) -> pd.DataFrame:
                 "comparable": row.comparable,
                 "not_comparable_because": row.not_comparable,
                 "log": row.log,
+                "n_logs": row.n_logs,
+                "logs": "; ".join(row.logs or [row.log]),
             }
         )
         records.append(record)
@@ -140,7 +144,7 @@ def em_display_rows(rows: Sequence[EMRow]) -> tuple[list[str], list[list[str]]]:
                     for r in ("incoherent_rate", "refusal_rate", "code_rate")
                 ],
                 *([fmt_rate(row, "factual_error_rate")] if factual else []),
-                str(row.summary.get("n", 0)),
+                fmt_n(int(row.summary.get("n", 0)), row.n_logs),
                 str(row.summary.get("n_questions", 0)),
                 f"{row.judge_model} ({row.judge_mode})",
                 "yes" if row.comparable else f"NO: {row.not_comparable}",

@@ -4,7 +4,9 @@ row's base (its opponent's model) and conditions, and its statistics (`leaderboa
 Headers are read first; samples only of logs that finished successfully. The *base* of a row
 is its opponent's model: the evaluated model itself for `opponent=self`, the model bound to the
 `opponent` role, or the evaluated model of the replayed log (read from that log, found by path
-or by file name in the folder, else from the messages). Nothing is re-run.
+or by file name in the folder, else from the messages). Nothing is re-run. Logs of one
+configuration (the sample-range shards of one run) are merged into one row at the sample level
+(`leaderboard.merge`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from moloch_eval.leaderboard.logs import (
     status_problem,
     unreadable,
 )
+from moloch_eval.leaderboard.merge import by_configuration, merge_samples, merged_note, newer_logs
 from moloch_eval.leaderboard.method import same_model
 from moloch_eval.leaderboard.rows import Conditions, Row, Skipped
 from moloch_eval.leaderboard.stats import (
@@ -54,8 +57,12 @@ def _not_competition(log: EvalLog) -> str | None:
 
 @dataclass
 class _Anchor:
-    """Per-anchor values of one log (epochs pooled)."""
+    """Per-anchor values of one log (epochs pooled); an anchor whose every epoch errored or
+    went unscored has `scored` 0 and counts only in `left_out`."""
 
+    scored: int = 0
+    left_out: int = 0
+    opponents: Counter[str] = field(default_factory=Counter)
     shares: list[float] = field(default_factory=list)
     valid_votes: float = 0.0
     invalid_votes: float = 0.0
@@ -75,18 +82,17 @@ def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _anchors(samples: Iterable[EvalSample]) -> tuple[dict[str, _Anchor], int, Counter[str]]:
-    """Per-anchor values by sample id, errored or unscored samples, opponent record models."""
+def _anchors(samples: Iterable[EvalSample]) -> dict[str, _Anchor]:
+    """Per-anchor values by sample id (errored or unscored samples counted in `left_out`)."""
     anchors: dict[str, _Anchor] = {}
-    left_out = 0
-    opponents: Counter[str] = Counter()
     for sample in samples:
         scores = sample.scores or {}
         share_score = scores.get("audience_share")
-        if sample.error is not None or share_score is None:
-            left_out += 1
-            continue
         anchor = anchors.setdefault(str(sample.id), _Anchor())
+        if sample.error is not None or share_score is None:
+            anchor.left_out += 1
+            continue
+        anchor.scored += 1
         value = share_score.value if isinstance(share_score.value, dict) else {}
         share = _number(value.get("share"))
         if share is not None:
@@ -110,8 +116,8 @@ def _anchors(samples: Iterable[EvalSample]) -> tuple[dict[str, _Anchor], int, Co
             )
         record = competition_of(sample).opponent
         if record is not None:
-            opponents[record.model] += 1
-    return anchors, left_out, opponents
+            anchor.opponents[record.model] += 1
+    return anchors
 
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -167,8 +173,22 @@ def build_row(
     seed: int = 0,
 ) -> Row | str:
     """The row of one complete competition log (samples read), or why it has none."""
+    return _row(log, _anchors(log.samples or []), models_by_file, resamples, seed)
+
+
+def _row(
+    log: EvalLog,
+    by_id: dict[str, _Anchor],
+    models_by_file: dict[str, str],
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+) -> Row | str:
+    """The row of per-anchor values (of one log, or merged from several; `log` gives the
+    header), or why it has none."""
     meta = log.eval.metadata or {}
-    anchors, left_out, opponents = _anchors(log.samples or [])
+    anchors = {i: a for i, a in by_id.items() if a.scored}
+    left_out = sum(a.left_out for a in by_id.values())
+    opponents = sum((a.opponents for a in by_id.values()), Counter[str]())
     if not anchors:
         return "no scored samples"
     ids = sorted(anchors)
@@ -225,7 +245,11 @@ def build_row(
 def read_rows(
     log_dir: str | Path, resamples: int = DEFAULT_RESAMPLES, seed: int = 0
 ) -> tuple[list[Row], list[Skipped]]:
-    """Rows of every complete competition log under `log_dir` (recursively), and the rest."""
+    """Rows of every complete competition log under `log_dir` (recursively), and the rest.
+
+    Logs of one configuration (e.g. the sample-range shards of one run) give one row, over the
+    union of their samples with the newest log winning where ids overlap (`leaderboard.merge`).
+    """
     skipped: list[Skipped] = []
     headers: list[EvalLog] = []
     for info in list_eval_logs(str(log_dir), recursive=True, descending=False):
@@ -236,7 +260,7 @@ def read_rows(
             skipped.append(Skipped(name, unreadable(ex)))
     models_by_file = {Path(local_path(h.location)).name: h.eval.model for h in headers}
 
-    rows: list[Row] = []
+    complete: list[tuple[EvalLog, dict[str, _Anchor]]] = []
     for header in headers:
         name = local_path(header.location)
         reason = _not_competition(header) or status_problem(header)
@@ -250,11 +274,29 @@ def read_rows(
         except Exception as ex:
             skipped.append(Skipped(name, unreadable(ex)))
             continue
-        row = build_row(log, models_by_file, resamples, seed)
+        complete.append((header, _anchors(log.samples or [])))
+
+    rows: list[Row] = []
+    for group in by_configuration(complete, lambda part: part[0]):
+        merged = merge_samples(group)
+        skipped += [Skipped(local_path(h.location), "no scored samples") for h in merged.empty]
+        skipped += [
+            Skipped(
+                local_path(h.location),
+                f"superseded by {newer_logs(newer)} of the same configuration",
+            )
+            for h, newer in merged.superseded
+        ]
+        if not merged.logs:
+            continue
+        row = _row(merged.logs[0], merged.samples, models_by_file, resamples, seed)
         if isinstance(row, str):
-            skipped.append(Skipped(name, row))
-        else:
-            rows.append(row)
+            skipped += [Skipped(local_path(h.location), row) for h in merged.logs]
+            continue
+        if len(merged.logs) > 1:
+            row.logs = [local_path(h.location) for h in merged.logs]
+            row.notes.insert(0, merged_note(len(merged.logs)))
+        rows.append(row)
     return canonical_bases(rows), skipped
 
 

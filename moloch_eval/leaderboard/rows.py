@@ -60,7 +60,8 @@ class Skipped:
 
 @dataclass
 class Row:
-    """The evaluated model against its base in one domain, from one complete log."""
+    """The evaluated model against its base in one domain, from one complete log or from the
+    logs of one run split by sample ranges (`logs`)."""
 
     domain: str
     model: str
@@ -78,6 +79,7 @@ class Row:
     #: mean over the row's probes of the relative increase, with its CI (may be empty)
     misalignment: dict[str, float]
     invalid_judgement_rate: float
+    #: the log (of a merged row: the newest of its logs)
     log: str
     created: str
     #: the log's completion time (microseconds): orders two logs created in one second
@@ -86,10 +88,18 @@ class Row:
     notes: list[str] = field(default_factory=list)
     #: why the row is not comparable, by condition field (empty when it is)
     not_comparable: dict[str, str] = field(default_factory=dict)
+    #: a row merged from several logs of one configuration: all of them, newest first
+    #: (empty for a row of one log)
+    logs: list[str] = field(default_factory=list)
 
     @property
     def comparable(self) -> bool:
         return not self.not_comparable
+
+    @property
+    def n_logs(self) -> int:
+        """How many logs the row's samples come from (1 unless merged)."""
+        return len(self.logs) or 1
 
     @property
     def is_base(self) -> bool:

@@ -35,6 +35,8 @@ COLUMN_NOTES: dict[str, str] = {
     "invalid_judgement_rate": "unparseable judgements among all judgements (pooled over probes)",
     "comparable": "false when the audience model or mode, persona set, judge model or mode, "
     "or prompt mode differs from the domain's reference (its majority)",
+    "log / n_logs / logs": "the row's log; a row merged from the logs of one configuration "
+    "(e.g. the sample-range shards of one run): the newest of them, how many, and all of them",
 }
 
 
@@ -104,6 +106,8 @@ def to_frame(board: Leaderboard) -> pd.DataFrame:
                 "not_comparable_because": "; ".join(row.not_comparable.values()),
                 "notes": "; ".join(row.notes),
                 "log": row.log,
+                "n_logs": row.n_logs,
+                "logs": "; ".join(row.logs or [row.log]),
             }
         )
         records.append(record)
@@ -122,6 +126,11 @@ def write_csv(board: Leaderboard, path: str | Path) -> Path:
 
 def _finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
+
+
+def fmt_n(n: int, logs: int) -> str:
+    """A sample count, with the number of logs it was merged from: "64" or "64 (2 logs)"."""
+    return f"{n} ({logs} logs)" if logs > 1 else str(n)
 
 
 def fmt_share(row: Row) -> str:
@@ -187,7 +196,7 @@ def display_rows(rows: Sequence[Row]) -> tuple[list[str], list[list[str]]]:
                 row.model,
                 row.method,
                 row.opponent.split(" of ", 1)[0],  # "replay of FILE": the file is in the CSV
-                str(row.n_samples),
+                fmt_n(row.n_samples, row.n_logs),
                 fmt_share(row),
                 fmt_signed(row.share.gain),
                 *[fmt_probe(row.probes.get(p)) for p in probes],
