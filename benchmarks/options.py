@@ -37,6 +37,9 @@ class Options:
     scale_anchors: tuple[int, ...] = (16, 64, 256)
     #: shard counts of the 0-latency sharding runs (separate `inspect eval` processes)
     shards: tuple[int, ...] = (1, 2)
+    #: at each latency, also moloch_eval as this many `inspect eval` shards of C ÷ n calls in
+    #: flight each (C in all; 0 or 1: not run)
+    shard_equal: int = 2
     bare: bool = True
     concurrency: int = DEFAULT_WORKERS
     #: max_samples of the limited moloch_eval run, per connection: a deep queue keeps every
@@ -116,6 +119,12 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Options, argparse.Nam
     parser.add_argument("--no-reference", action="store_true", help="skip the paper's design")
     parser.add_argument("--no-cache", action="store_true", help="skip 0-latency/cache/replay")
     parser.add_argument("--no-logprob", action="store_true", help="skip the token comparison")
+    parser.add_argument(
+        "--shard-equal",
+        type=int,
+        default=2,
+        help="also run moloch_eval at equal concurrency as N shards of C/N each (0: skip)",
+    )
     parser.add_argument("--no-bare", action="store_true", help="skip the bare-Inspect floor")
     parser.add_argument(
         "--no-log-realtime",
@@ -151,6 +160,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Options, argparse.Nam
         defaults_latencies=ns.defaults_latencies or defaults_latencies,
         scale_anchors=ns.scale_anchors if ns.scale_anchors is not None else scale,
         shards=ns.shards,
+        shard_equal=ns.shard_equal,
         bare=not ns.no_bare,
         concurrency=ns.concurrency,
         paper_workers=ns.paper_workers,

@@ -88,6 +88,20 @@ def _targets(report: Report) -> list[str]:
                 f"  [{_mark(equal)}] L={latency:<5g} speed-up over the paper's design at equal "
                 f"concurrency C={C}: {equal['value']:.2f}× (target ≥ 1, never slower)"
             )
+        ratio, equal = (
+            c.get(f"sharded_ratio@{latency:g}"),
+            c.get(f"sharded_speedup_equal@{latency:g}"),
+        )
+        if ratio is not None and equal is not None:
+            n = o.shard_equal
+            lines.append(
+                f"  [{_mark(ratio)}] L={latency:<5g} as {n} shards × C={C // n}: "
+                f"{ratio['value']:.2f} of the ideal bound at C={C} (target ≥ {TARGET_RATIO})"
+            )
+            lines.append(
+                f"  [{_mark(equal)}] L={latency:<5g} as {n} shards × C={C // n}: speed-up over "
+                f"the paper's design at C={C}: {equal['value']:.2f}× (target ≥ 1)"
+            )
         if (defaults := c.get(f"speedup_defaults@{latency:g}")) is not None:
             md = report.runs[f"moloch_defaults@{latency:g}"]
             pd = report.runs[f"paper_defaults@{latency:g}"]

@@ -75,6 +75,18 @@ def check_targets(report: Report) -> None:
         speedup = report.speedup(_key("paper_equal", latency), _key("moloch_equal", latency))
         if speedup is not None:
             checks[_key("speedup_equal", latency)] = {"value": speedup, "ok": speedup >= 1.0}
+        sharded = runs.get(_key("sharded_equal", latency))
+        if sharded and sharded.ratio is not None:
+            checks[_key("sharded_ratio", latency)] = {
+                "value": sharded.ratio,
+                "ok": sharded.ratio >= TARGET_RATIO,
+            }
+        speedup = report.speedup(_key("paper_equal", latency), _key("sharded_equal", latency))
+        if speedup is not None:
+            checks[_key("sharded_speedup_equal", latency)] = {
+                "value": speedup,
+                "ok": speedup >= 1.0,
+            }
         speedup = report.speedup(_key("paper_defaults", latency), _key("moloch_defaults", latency))
         if speedup is not None:
             checks[_key("speedup_defaults", latency)] = {

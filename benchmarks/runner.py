@@ -111,6 +111,22 @@ def _latency_runs(
         runs["paper_equal"] = run
         if default:
             runs["paper_defaults"] = run  # the same run serves both comparisons
+    if options.shard_equal >= 2 and C % options.shard_equal == 0:
+        n = options.shard_equal
+        label = f"moloch_eval, {n} shards × C={C // n}, max_samples={samples // n}"
+        _say(f"L={latency:g} s: {label} …")
+        run = run_shards(
+            server,
+            w,
+            n,
+            logs / f"shards-equal-{latency:g}",
+            label=label,
+            models=SHARED,
+            max_connections=C // n,
+            max_samples=samples // n,
+        )
+        run.ideal = ideal_seconds(run.calls, w.critical_path(), latency, C)
+        runs["sharded_equal"] = run
     if options.defaults and latency in options.defaults_latencies:
         _say(f"L={latency:g} s: moloch_eval at Inspect's defaults …")
         run, _ = run_moloch(
