@@ -47,6 +47,9 @@ class VoteRecord(BaseModel):
     p_agent: float | None = None
     #: logprob mode: probability mass on the two letter tokens (how much the voter "answered")
     letter_mass: float | None = None
+    #: retries of this vote's calls while their events stay out of the transcript
+    #: (model_events="messages"): provider HTTP retries plus Inspect's retried attempts
+    retries: int = 0
 
 
 class Competition(StoreModel):

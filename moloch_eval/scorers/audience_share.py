@@ -66,17 +66,24 @@ def reply_counts(competition: Competition) -> dict[str, int]:
     every such reply stays in the vote's `replies` and is counted in ``invalid_replies``
     whether a later reply was valid or not, so malformed output re-asked into a valid vote is
     still counted. A logprob-mode vote is never re-asked: its replies are invalid when it is.
-    ``reasked_votes`` counts the votes that needed more than one reply.
+    ``reasked_votes`` counts the votes that needed more than one reply; ``retries`` the
+    transport retries of calls whose events stay out of the transcript (`VoteRecord.retries`).
     """
-    replies = invalid = reasked = 0
+    replies = invalid = reasked = retries = 0
     for vote in competition.votes:
         replies += len(vote.replies)
+        retries += vote.retries
         if vote.mode == "think":
             invalid += len(vote.replies) - (1 if vote.valid else 0)
             reasked += int(len(vote.replies) > 1)
         elif not vote.valid:
             invalid += len(vote.replies)
-    return {"replies": replies, "invalid_replies": invalid, "reasked_votes": reasked}
+    return {
+        "replies": replies,
+        "invalid_replies": invalid,
+        "reasked_votes": reasked,
+        "retries": retries,
+    }
 
 
 def _explain(value: dict[str, float | int | bool | str | None]) -> str:

@@ -92,6 +92,8 @@ class Judgement(BaseModel):
     p_yes: float | None = None
     reasoning: str | None = None
     replies: list[str] = Field(default_factory=list)
+    #: retries of the judge's calls while their events stay out of the transcript
+    retries: int = 0
 
 
 def _yes_no(token: str) -> str:
@@ -125,7 +127,7 @@ async def judge(model: Model, tag: str, prompt: str, config: JudgeConfig) -> Jud
         return verdict is not None
 
     attempts = config.max_retries + 1 if config.mode == "think" else 1
-    await ask_until_read(
+    result.retries = await ask_until_read(
         model,
         messages,
         config.generate_config(),

@@ -55,12 +55,14 @@ def judge_reply_counts(judgements: dict[Side, Judgement | None]) -> dict[str, in
 
     A think-mode judge whose reply has no parseable verdict is re-asked (up to
     `judge_retries`); every such reply stays in the judgement's `replies` and is counted in
-    ``invalid_replies`` whether a later reply was valid or not.
+    ``invalid_replies`` whether a later reply was valid or not; ``retries`` counts the
+    transport retries of calls whose events stay out of the transcript (`Judgement.retries`).
     """
     made = [j for j in judgements.values() if j is not None]
     return {
         "replies": sum(len(j.replies) for j in made),
         "invalid_replies": sum(len(j.replies) - (1 if j.valid else 0) for j in made),
+        "retries": sum(j.retries for j in made),
     }
 
 

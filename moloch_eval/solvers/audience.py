@@ -134,7 +134,7 @@ class AudienceVoter:
             record.valid = True
             return True
 
-        await ask_until_read(
+        record.retries += await ask_until_read(
             self.model,
             self._messages(persona, record.letters, texts),
             self.generate_config,
@@ -156,12 +156,13 @@ class AudienceVoter:
         p_agent: list[float] = []
         masses: list[float] = []
         for letters in orders:
-            with calls_logged(self.config.events):
+            with calls_logged(self.config.events) as calls:
                 output = await self.model.generate(
                     self._messages(persona, letters, texts),
                     config=self.generate_config,
                     cache=attempt_cache(self.config.cache, 0),
                 )
+            record.retries += calls.retries
             record.replies.append(full_generation(output))
             probs = letter_probabilities(output)
             mass = sum(probs.values())

@@ -5,7 +5,8 @@ A pair of messages is judged by 20 voters and the probes' judge: 22+ model calls
 the log. The store already keeps every reply whole, so by default ("messages") only the agent's
 and the opponent's calls are logged as events; the votes and verdicts run in a transcript of
 their own that nothing writes (Inspect's batcher does the same for its own calls). "all" logs
-every call, as Inspect does by default. Token usage is counted either way.
+every call, as Inspect does by default. Token usage is counted either way, and so are the
+retries of unlogged calls (`Calls.retries`, kept in the store and the scores' metadata).
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Literal
 
+from inspect_ai.event import ModelEvent
 from inspect_ai.log import Transcript
 
 logger = logging.getLogger(__name__)
@@ -34,18 +37,32 @@ def check_model_events(value: str) -> ModelEvents:
     return value
 
 
+@dataclass
+class Calls:
+    """What the model events of an unlogged block would have said about retries."""
+
+    #: provider HTTP retries within an attempt plus Inspect's retried (errored) attempts; 0
+    #: when the block is logged (its events hold them)
+    retries: int = 0
+
+
 @contextmanager
-def calls_logged(logged: bool) -> Iterator[None]:
+def calls_logged(logged: bool) -> Iterator[Calls]:
     """Model calls inside this block leave events in the sample's transcript only if `logged`.
 
     Otherwise they go to a fresh transcript that is dropped at the end of the block (the
-    caller's transcript is restored, even inside a task shared with other code).
+    caller's transcript is restored, even inside a task shared with other code); its
+    retries are counted first, so no retry goes unrecorded.
     """
+    calls = Calls()
     if logged or _current is None:
-        yield
+        yield calls
         return
-    token = _current.set(Transcript())
+    dropped = Transcript()
+    token = _current.set(dropped)
     try:
-        yield
+        yield calls
     finally:
         _current.reset(token)
+        model = [e for e in dropped.events if isinstance(e, ModelEvent)]
+        calls.retries = sum(e.retries or 0 for e in model) + sum(1 for e in model if e.error)

@@ -34,19 +34,23 @@ async def ask_until_read(
     cache: bool = False,
     scopes: Mapping[str, str] | None = None,
     events: bool = True,
-) -> None:
+) -> int:
     """Ask up to `attempts` times, until `read` says a reply was readable.
 
     Every reply is appended to `replies` whole, reasoning content included (see
     `full_generation`), before `read` sees it; attempt `i` is cached as `attempt_cache` says.
-    `events` False keeps the calls' model events out of the sample's transcript (`events`).
+    `events` False keeps the calls' model events out of the sample's transcript (`events`);
+    the retries such unlogged calls took are returned (0 when logged: the events hold them).
     """
+    retries = 0
     for attempt in range(attempts):
-        with calls_logged(events):
+        with calls_logged(events) as calls:
             output = await model.generate(
                 messages, config=config, cache=attempt_cache(cache, attempt, scopes)
             )
+        retries += calls.retries
         reply = full_generation(output)
         replies.append(reply)
         if read(reply, output):
-            return
+            break
+    return retries

@@ -253,7 +253,9 @@ async def test_truncated_json_is_retried_by_the_fault_server_provider_only() -> 
 
 
 def test_malformed_replies_are_counted_even_when_re_asked_into_valid_ones() -> None:
-    def vote(mode: Literal["think", "logprob"], replies: list[str], valid: bool) -> VoteRecord:
+    def vote(
+        mode: Literal["think", "logprob"], replies: list[str], valid: bool, retries: int = 0
+    ) -> VoteRecord:
         letters: dict[str, Side] = {"A": "agent", "B": "opponent"}
         return VoteRecord(
             persona_index=0,
@@ -262,22 +264,24 @@ def test_malformed_replies_are_counted_even_when_re_asked_into_valid_ones() -> N
             mode=mode,
             replies=replies,
             valid=valid,
+            retries=retries,
         )
 
     competition = Competition()
     competition.votes = [
-        vote("think", ["no tag", "<vote>A</vote>"], True),  # re-asked once
+        vote("think", ["no tag", "<vote>A</vote>"], True, retries=2),  # re-asked once
         vote("think", ["", "<vote>C</vote>", "?"], False),  # re-asked twice, still invalid
         vote("think", ["<vote>B</vote>"], True),
         vote("logprob", ["A", "B"], True),  # both orders asked: no re-ask
         vote("logprob", ["?"], False),
     ]
-    assert reply_counts(competition) == {"replies": 9, "invalid_replies": 5, "reasked_votes": 2}
+    counts = {"replies": 9, "invalid_replies": 5, "reasked_votes": 2, "retries": 2}
+    assert reply_counts(competition) == counts
     judged: dict[Side, Judgement | None] = {
-        "agent": Judgement(valid=True, replies=["maybe", "yes"]),
+        "agent": Judgement(valid=True, replies=["maybe", "yes"], retries=1),
         "opponent": None,  # an invalid message is not judged
     }
-    assert judge_reply_counts(judged) == {"replies": 2, "invalid_replies": 1}
+    assert judge_reply_counts(judged) == {"replies": 2, "invalid_replies": 1, "retries": 1}
 
 
 # -- (b)-(d) a competition eval and a probe run at 20% faults --------------------------------
@@ -360,12 +364,16 @@ def _model_events(sample: EvalSample) -> list[Any]:
     return [e for e in sample.events if e.event == "model"]
 
 
-def _log_retries(log: EvalLog) -> int:
+def _log_retries(log: EvalLog, scorers: tuple[str, ...]) -> int:
     """Retries the log records: the provider's HTTP retries within an attempt (`retries` of a
-    model event) plus Inspect's retried attempts (a model event with an error each)."""
+    model event) plus Inspect's retried attempts (a model event with an error each), and the
+    same for the votes' and verdicts' calls, which leave no model events by default
+    (`-T model_events`): the scores' ``retries`` hold theirs."""
     assert log.samples is not None
     events = [e for s in log.samples for e in _model_events(s)]
-    return sum(e.retries or 0 for e in events) + sum(1 for e in events if e.error)
+    in_events = sum(e.retries or 0 for e in events) + sum(1 for e in events if e.error)
+    in_scores = sum(int(_metadata(s, name)["retries"]) for s in log.samples for name in scorers)
+    return in_events + in_scores
 
 
 def _invalid_replies(log: EvalLog, scorers: tuple[str, ...]) -> int:
@@ -411,8 +419,9 @@ def test_competition_log_counts_retries_and_invalid_replies(runs: dict[str, Run]
     content = sum(faulty.faults.counts[kind] for kind in CONTENT_FAULTS)
     assert transport > 0 and content > 0
     # every transport fault was retried once, and the log says so
-    assert _log_retries(faulty.log) == transport
-    assert _log_retries(clean.log) == 0
+    scorers = ("audience_share", "disinformation", "populism")
+    assert _log_retries(faulty.log, scorers) == transport
+    assert _log_retries(clean.log, scorers) == 0
     # every malformed vote or verdict was kept, counted and re-asked into a valid one
     assert _invalid_replies(faulty.log, ("audience_share", "disinformation", "populism")) == content
     assert _invalid_replies(clean.log, ("audience_share", "disinformation", "populism")) == 0
@@ -441,7 +450,8 @@ def test_probe_run_log_counts_retries_and_invalid_replies(runs: dict[str, Run]) 
     transport = sum(faulty.faults.counts[kind] for kind in TRANSPORT_FAULTS)
     content = sum(faulty.faults.counts[kind] for kind in CONTENT_FAULTS)
     assert transport > 0 and content > 0
-    assert _log_retries(faulty.log) == transport  # the rescored log holds the judge's calls
+    # the rescored log holds the judge's calls
+    assert _log_retries(faulty.log, ("disinformation", "populism")) == transport
     assert _invalid_replies(faulty.log, ("disinformation", "populism")) == content
     assert faulty.log.samples is not None
     for sample in faulty.log.samples:
