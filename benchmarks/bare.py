@@ -32,6 +32,7 @@ from inspect_ai.solver import Generate, Solver, TaskState, solver
 from benchmarks.workload import Workload
 from moloch_eval.data import load_anchors
 from moloch_eval.domains import AGENT_SYSTEM_PROMPT
+from moloch_eval.garbage_collection import tune_collector
 from moloch_eval.probes import PROBES
 from moloch_eval.prompts import (
     LETTERS,
@@ -117,8 +118,14 @@ def _bare_verdicts(workload: Workload, unlogged: bool) -> Scorer:
     return score
 
 
-def bare_competition(workload: Workload, unlogged: bool = True) -> Task:
-    """The competition's calls on Inspect alone (see the module docstring)."""
+def bare_competition(workload: Workload, unlogged: bool = True, tuned_gc: bool = True) -> Task:
+    """The competition's calls on Inspect alone (see the module docstring).
+
+    `tuned_gc`: the garbage collector set as the package's tasks set it, so the floor is
+    measured under the same settings (False: CPython's defaults).
+    """
+    if tuned_gc:
+        tune_collector()
     anchors = load_anchors(workload.domain, "test")[: workload.anchors]
     samples = [Sample(id=a.id, input=agent_user_prompt(workload.spec, a.fields)) for a in anchors]
     return Task(

@@ -11,6 +11,7 @@ Measurements of one run:
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from collections.abc import Mapping
@@ -23,6 +24,7 @@ from inspect_ai.log import EvalLog
 
 from benchmarks.reference import PaperDesign, ReferenceResult, RoleModels
 from benchmarks.workload import Workload
+from moloch_eval.garbage_collection import CPYTHON_DEFAULT
 from moloch_eval.testing import FakeOpenAIServer, KindStats, ServerStats
 
 SERVICE = "fake"
@@ -127,6 +129,13 @@ def _absorb(result: RunResult, stats: ServerStats, started: float, ended: float)
         result.notes.append(f"{stats.errors} calls answered with an error")
 
 
+def reset_collector() -> None:
+    """CPython's garbage-collector defaults, as in a fresh process (see moloch_eval's
+    garbage_collection: the package's tasks change them when built)."""
+    gc.unfreeze()
+    gc.set_threshold(*CPYTHON_DEFAULT)
+
+
 def run_moloch(
     server: FakeOpenAIServer,
     workload: Workload,
@@ -140,11 +149,14 @@ def run_moloch(
     opponent: str = "role",
     eval_args: Mapping[str, Any] | None = None,
     bare: bool | None = None,
+    bare_tuned_gc: bool = True,
 ) -> tuple[RunResult, EvalLog]:
     """One `inspect eval moloch_eval/<domain>` with every role on the fake server.
 
     `bare` True/False runs `benchmarks.bare`'s task with the same calls instead (True: the
-    votes and verdicts unlogged, as moloch_eval's default; False: every call logged).
+    votes and verdicts unlogged, as moloch_eval's default; False: every call logged), with the
+    garbage collector as the package sets it unless `bare_tuned_gc` is False. Every run starts
+    from CPython's collector defaults (what an earlier run's task set is undone).
     """
     task_args: dict[str, Any] = {**workload.task_args(), "cache": cache, "opponent": opponent}
     # models with the server's address given explicitly (memoized per address, never stale)
@@ -161,13 +173,14 @@ def run_moloch(
     if bare is None:
         task: Any = f"moloch_eval/{workload.domain}"
         args["task_args"] = task_args
-    else:
-        from benchmarks.bare import bare_competition
-
-        task = bare_competition(workload, unlogged=bare)
+    reset_collector()
     server.reset()
     started = time.monotonic()
     start, cpu_start = time.perf_counter(), time.process_time()
+    if bare is not None:  # built in the timed span, as inspect eval builds a task by name
+        from benchmarks.bare import bare_competition
+
+        task = bare_competition(workload, unlogged=bare, tuned_gc=bare_tuned_gc)
     [log] = inspect_eval(
         task,
         model=server.get_model(models.agent, SERVICE),
@@ -208,6 +221,7 @@ def run_paper(
     design = PaperDesign(
         workload, server.base_url, server.client_api_key, models, workers=workers, batch=batch
     )
+    reset_collector()
     server.reset()
     started = time.monotonic()
     reference = design.run()

@@ -123,9 +123,12 @@ def _targets(report: Report) -> list[str]:
         if "floor_ms" in cpu:
             logged = cpu.get("floor_every_call_logged_ms")
             extra = f"; {logged:.2f} ms with every call logged" if logged is not None else ""
+            if (default_gc := cpu.get("floor_default_gc_ms")) is not None:
+                extra += f"; {default_gc:.2f} ms with CPython's default GC"
             lines.append(
                 f"  [{_mark(cpu, 'package_share_ok')}]     of which Inspect's floor (a bare task "
-                f"making the same calls, same run): {cpu['floor_ms']:.2f} ms{extra}; "
+                f"making the same calls, same run, the package's GC settings): "
+                f"{cpu['floor_ms']:.2f} ms{extra}; "
                 f"moloch_eval's share above it: {cpu['package_share_ms']:+.2f} ms "
                 f"(target ≤ {TARGET_PACKAGE_SHARE_MS:g})"
             )

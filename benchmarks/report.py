@@ -121,6 +121,9 @@ def check_targets(report: Report) -> None:
         logged = runs.get("bare_logged") if path == w.audience_mode else None
         if logged and logged.calls:
             cpu["floor_every_call_logged_ms"] = logged.cpu_per_call_ms
+        default_gc = runs.get("bare_default_gc") if path == w.audience_mode else None
+        if default_gc and default_gc.calls:
+            cpu["floor_default_gc_ms"] = default_gc.cpu_per_call_ms
         checks[f"cpu_{path}"] = cpu
     if f"cpu_{w.audience_mode}" in checks:
         checks["cpu"] = checks[f"cpu_{w.audience_mode}"]

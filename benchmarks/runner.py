@@ -165,6 +165,12 @@ def _cpu_runs(
             _say(f"{label}, 0 latency …")
             run, _ = run_moloch(server, w, logs, label=label, eval_args=eval_args, bare=unlogged)
             report.runs[key] = run
+        label = "bare Inspect task, same calls, CPython's default GC"
+        _say(f"{label}, 0 latency …")
+        run, _ = run_moloch(
+            server, w, logs, label=label, eval_args=eval_args, bare=True, bare_tuned_gc=False
+        )
+        report.runs["bare_default_gc"] = run
         if options.logprob:
             other = "logprob" if w.audience_mode == "think" else "think"
             _say(f"bare Inspect task, audience {other}, 0 latency …")

@@ -58,7 +58,9 @@ def calls_logged(logged: bool) -> Iterator[Calls]:
     if logged or _current is None:
         yield calls
         return
-    dropped = Transcript()
+    # log_model_api=False: the raw API call of each event is let go instead of condensed
+    # into attachments (most of the cost of an event), as nothing will read it
+    dropped = Transcript(log_model_api=False)
     token = _current.set(dropped)
     try:
         yield calls
