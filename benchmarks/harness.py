@@ -131,9 +131,11 @@ def _absorb(result: RunResult, stats: ServerStats, started: float, ended: float)
 
 def reset_collector() -> None:
     """CPython's garbage-collector defaults, as in a fresh process (see moloch_eval's
-    garbage_collection: the package's tasks change them when built)."""
+    garbage_collection: the package's tasks change them when built), and an earlier run's
+    garbage collected, so no run pays for another's."""
     gc.unfreeze()
     gc.set_threshold(*CPYTHON_DEFAULT)
+    gc.collect()
 
 
 def run_moloch(
