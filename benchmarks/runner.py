@@ -158,19 +158,22 @@ def _cpu_runs(
     zero, _ = run_moloch(server, w, logs, label="moloch_eval, 0 latency", eval_args=eval_args)
     report.runs["zero_latency"] = zero
     if options.bare:
-        for key, unlogged, label in (
-            ("bare", True, "bare Inspect task, same calls"),
-            ("bare_logged", False, "bare Inspect task, every call logged"),
+        for key, unlogged, tuned_gc, label in (
+            ("bare", True, True, "bare Inspect task, same calls"),
+            ("bare_logged", False, True, "bare Inspect task, every call logged"),
+            ("bare_default_gc", True, False, "bare Inspect task, same calls, CPython's default GC"),
         ):
             _say(f"{label}, 0 latency …")
-            run, _ = run_moloch(server, w, logs, label=label, eval_args=eval_args, bare=unlogged)
+            run, _ = run_moloch(
+                server,
+                w,
+                logs,
+                label=label,
+                eval_args=eval_args,
+                bare=unlogged,
+                bare_tuned_gc=tuned_gc,
+            )
             report.runs[key] = run
-        label = "bare Inspect task, same calls, CPython's default GC"
-        _say(f"{label}, 0 latency …")
-        run, _ = run_moloch(
-            server, w, logs, label=label, eval_args=eval_args, bare=True, bare_tuned_gc=False
-        )
-        report.runs["bare_default_gc"] = run
         if options.logprob:
             other = "logprob" if w.audience_mode == "think" else "think"
             _say(f"bare Inspect task, audience {other}, 0 latency …")

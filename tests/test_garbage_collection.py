@@ -59,3 +59,15 @@ def test_building_a_task_tunes_the_collector(fresh_collector: None, name: str) -
     getattr(tasks, name)()
     assert gc.get_threshold() == TUNED
     assert gc.get_freeze_count() > 0
+
+
+def test_a_bad_setting_stops_the_task_build_naming_both(
+    fresh_collector: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moloch_eval.tasks import sales
+    from moloch_eval.tasks.arguments import TaskArgumentError
+
+    monkeypatch.setenv(ENV, "off")
+    with pytest.raises(TaskArgumentError, match=r"moloch_eval/sales: MOLOCH_EVAL_GC must be"):
+        sales()
+    assert gc.get_threshold() == CPYTHON_DEFAULT

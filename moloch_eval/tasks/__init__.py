@@ -12,7 +12,6 @@ from typing import Any
 
 from inspect_ai import Task, task
 
-from moloch_eval.garbage_collection import tune_collector
 from moloch_eval.tasks.arguments import building, check_arguments, with_given
 from moloch_eval.tasks.competition import competition
 from moloch_eval.tasks.em import (
@@ -93,9 +92,7 @@ def _domain_task(domain: str, summary: str) -> Callable[..., Task]:
 
     def build(**kwargs: Any) -> Task:
         with building(name):
-            built = competition(domain, **check_arguments(name, competition, params, kwargs))
-        tune_collector()
-        return built
+            return competition(domain, **check_arguments(name, competition, params, kwargs))
 
     build.__name__ = build.__qualname__ = domain
     build.__doc__ = summary + _ARGS_DOC

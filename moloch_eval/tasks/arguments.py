@@ -19,6 +19,8 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from inspect_ai._util.error import PrerequisiteError
 
+from moloch_eval.garbage_collection import tune_collector
+
 logger = logging.getLogger(__name__)
 
 #: the name of the catch-all keyword parameter added to the tasks' published signatures
@@ -126,10 +128,12 @@ def _text(value: Any) -> str:
 
 @contextmanager
 def building(task: str) -> Iterator[None]:
-    """Re-raise a `ValueError` of task construction as a `TaskArgumentError` naming the task
-    (its message already names the value and the valid choices)."""
+    """Build one of the package's tasks: a `ValueError` of its construction is re-raised as a
+    `TaskArgumentError` naming the task (its message already names the value and the valid
+    choices); once built, the garbage collector is set for the eval (`garbage_collection`)."""
     try:
         yield
+        tune_collector()
     except PrerequisiteError:
         raise
     except ValueError as ex:

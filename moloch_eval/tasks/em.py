@@ -23,7 +23,6 @@ from moloch_eval.em.questions import (
     load_questions,
     under_condition,
 )
-from moloch_eval.garbage_collection import tune_collector
 from moloch_eval.roles import PAPER_JUDGE, role_defaults
 from moloch_eval.scorers.em_judge import JUDGE_ROLE, EMJudgeConfig, em_judge
 from moloch_eval.solvers.em_answer import em_answer
@@ -192,9 +191,7 @@ def _em_task(
     def build(**kwargs: Any) -> Task:
         with building(task_name):
             given = check_arguments(task_name, em_eval, names, kwargs, ignored=fixed)
-            built = em_eval(**{**fixed, **defaults, **given}, name=name)
-        tune_collector()
-        return built
+            return em_eval(**{**fixed, **defaults, **given}, name=name)
 
     build.__name__ = build.__qualname__ = name
     build.__doc__ = summary + "\n\n    See moloch_eval.tasks.em.em_eval for the arguments."
