@@ -74,6 +74,19 @@ def _where_time_goes(report: Report) -> list[str]:
     return lines if timed else []
 
 
+def _floor_equal(floor: dict[str, Any]) -> str:
+    """Inspect's own figures at the equal-concurrency limits, and moloch_eval's place."""
+    text = (
+        "Inspect's floor at the same limits (a bare task making the same calls): "
+        f"{floor['ideal_ratio']:.2f} of the ideal bound"
+    )
+    if (versus := floor["speedup_equal"]) is not None:
+        text += f", {versus:.2f}× the paper's design"
+    if (gap := floor["package_ratio_below_floor"]) is not None:
+        text += f"; moloch_eval {abs(gap):.3f} {'below' if gap >= 0 else 'above'} it"
+    return text
+
+
 def _targets(report: Report) -> list[str]:
     o, c, C = report.options, report.checks, report.options.concurrency
     lines = ["", "results against the targets of issues 6 and 13:"]
@@ -88,6 +101,8 @@ def _targets(report: Report) -> list[str]:
                 f"  [{_mark(equal)}] L={latency:<5g} speed-up over the paper's design at equal "
                 f"concurrency C={C}: {equal['value']:.2f}× (target ≥ 1, never slower)"
             )
+        if (floor := c.get(f"floor_equal@{latency:g}")) is not None:
+            lines.append(f"  [ floor] L={latency:<5g} {_floor_equal(floor)}")
         ratio, equal = (
             c.get(f"sharded_ratio@{latency:g}"),
             c.get(f"sharded_speedup_equal@{latency:g}"),

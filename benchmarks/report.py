@@ -75,6 +75,17 @@ def check_targets(report: Report) -> None:
         speedup = report.speedup(_key("paper_equal", latency), _key("moloch_equal", latency))
         if speedup is not None:
             checks[_key("speedup_equal", latency)] = {"value": speedup, "ok": speedup >= 1.0}
+        bare_equal = runs.get(_key("bare_equal", latency))
+        if bare_equal and bare_equal.ratio is not None:  # no target: what Inspect alone reaches
+            checks[_key("floor_equal", latency)] = {
+                "ideal_ratio": bare_equal.ratio,
+                "speedup_equal": report.speedup(
+                    _key("paper_equal", latency), _key("bare_equal", latency)
+                ),
+                "package_ratio_below_floor": (
+                    bare_equal.ratio - moloch.ratio if moloch and moloch.ratio is not None else None
+                ),
+            }
         sharded = runs.get(_key("sharded_equal", latency))
         if sharded and sharded.ratio is not None:
             checks[_key("sharded_ratio", latency)] = {

@@ -81,7 +81,8 @@ def _latency_runs(
     eval_args: dict[str, Any],
     latency: float,
 ) -> None:
-    """At one latency: moloch_eval and the paper's design at C, then each at its defaults.
+    """At one latency: moloch_eval, Inspect's bare floor and the paper's design at C, then
+    moloch_eval and the paper's design at their defaults.
 
     Runs are keyed `name@L`; those at the primary latency also under `name` alone.
     """
@@ -102,6 +103,20 @@ def _latency_runs(
     )
     run.ideal = ideal_seconds(run.calls, w.critical_path(), latency, C)
     runs["moloch_equal"] = run
+    if options.bare:  # Inspect's own floor at the same limits: a bare task, the same calls
+        _say(f"L={latency:g} s: bare Inspect task, C={C}, max_samples={samples} …")
+        run, _ = run_moloch(
+            server,
+            w,
+            logs,
+            label=f"bare Inspect task, C={C}, max_samples={samples}",
+            models=SHARED,
+            max_connections=C,
+            max_samples=samples,
+            bare=True,
+        )
+        run.ideal = ideal_seconds(run.calls, w.critical_path(), latency, C)
+        runs["bare_equal"] = run
     if options.reference:
         default = options.paper_workers == C
         label = f"paper design, {C} workers" + (" (its default)" if default else "")

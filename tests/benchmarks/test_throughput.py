@@ -86,6 +86,17 @@ def test_benchmark_end_to_end_counts_calls_and_caches(tmp_path: Path) -> None:
             assert run["calls"] == expected and run["latency_s"] == float(latency), key
         assert {f"ideal_ratio@{latency}", f"speedup_equal@{latency}"} <= set(report["checks"])
         assert f"speedup_defaults@{latency}" in report["checks"]
+        # Inspect's floor at the same limits: a bare task, the same calls, ideal and paper
+        floor_run = runs[f"bare_equal@{latency}"]
+        assert floor_run["system"] == "inspect" and floor_run["calls"] == expected
+        assert floor_run["concurrency"] == 4 and floor_run["ideal_s"] is not None
+        floor = report["checks"][f"floor_equal@{latency}"]
+        assert floor["ideal_ratio"] == pytest.approx(floor_run["ideal_s"] / floor_run["wall_s"])
+        equal = runs[f"moloch_equal@{latency}"]
+        gap = floor["ideal_ratio"] - equal["ideal_s"] / equal["wall_s"]
+        assert floor["package_ratio_below_floor"] == pytest.approx(gap)
+        paper = runs[f"paper_equal@{latency}"]["wall_s"]
+        assert floor["speedup_equal"] == pytest.approx(paper / floor_run["wall_s"])
     assert runs["moloch_equal"] == runs["moloch_equal@0.01"]
     # the floor: a bare Inspect task makes exactly the competition's calls
     for key in ("bare", "bare_logged", "bare_logprob"):
