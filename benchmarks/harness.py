@@ -59,6 +59,8 @@ class RunResult:
     status: str = "success"
     log_path: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: CPU per call of every round when this run is the median of several (see `_cpu_runs`)
+    cpu_samples_ms: list[float] = field(default_factory=list)
 
     @property
     def calls_per_second(self) -> float:
@@ -111,6 +113,7 @@ class RunResult:
             "status": self.status,
             "log": self.log_path,
             "notes": self.notes,
+            "cpu_samples_ms": self.cpu_samples_ms,
         }
 
 

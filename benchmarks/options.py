@@ -50,6 +50,8 @@ class Options:
     batch: int = PAPER_BATCH
     think_words: int = 80
     logprob_anchors: int = 16
+    #: rounds of the interleaved 0-latency CPU runs (each figure: the median round)
+    cpu_repeats: int = 3
     replay_anchors: int = 8
     defaults: bool = True
     reference: bool = True
@@ -127,6 +129,12 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Options, argparse.Nam
     )
     parser.add_argument("--no-bare", action="store_true", help="skip the bare-Inspect floor")
     parser.add_argument(
+        "--cpu-repeats",
+        type=int,
+        help="rounds of the interleaved 0-latency CPU runs, each figure the median round "
+        "(default 3; --quick: 1)",
+    )
+    parser.add_argument(
         "--no-log-realtime",
         action="store_true",
         help="turn Inspect's realtime event buffer off in the moloch_eval runs (less CPU a call)",
@@ -135,6 +143,8 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Options, argparse.Nam
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--work-dir", help="keep logs and cache here (default: a temp dir)")
     ns = parser.parse_args(argv)
+    if ns.cpu_repeats is not None and ns.cpu_repeats < 1:
+        parser.error("--cpu-repeats must be at least 1")
     anchors, personas, latency = ns.anchors, ns.personas, ns.latency
     latencies: tuple[float, ...] = FULL_LATENCIES
     defaults_latencies: tuple[float, ...] = DEFAULTS_LATENCIES
@@ -167,6 +177,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Options, argparse.Nam
         batch=ns.batch,
         think_words=ns.think_words,
         logprob_anchors=anchors,
+        cpu_repeats=ns.cpu_repeats if ns.cpu_repeats is not None else (1 if ns.quick else 3),
         replay_anchors=min(8, anchors),
         defaults=not ns.no_defaults,
         reference=not ns.no_reference,

@@ -74,6 +74,13 @@ def _where_time_goes(report: Report) -> list[str]:
     return lines if timed else []
 
 
+def _rounds(figures: list[float]) -> str:
+    """How a median CPU figure was taken: its rounds' range."""
+    if len(figures) < 2:
+        return ""
+    return f" (median of {len(figures)} rounds, {min(figures):.2f}–{max(figures):.2f})"
+
+
 def _floor_equal(floor: dict[str, Any]) -> str:
     """Inspect's own figures at the equal-concurrency limits, and moloch_eval's place."""
     text = (
@@ -131,7 +138,8 @@ def _targets(report: Report) -> list[str]:
             continue
         lines.append(
             f"  [{_mark(cpu)}] harness CPU on the {path} audience path at 0 latency: "
-            f"{cpu['cpu_per_call_ms']:.2f} ms per call (target ≤ {TARGET_CPU_MS:g}; "
+            f"{cpu['cpu_per_call_ms']:.2f} ms per call{_rounds(cpu['rounds_ms'])} (target ≤ "
+            f"{TARGET_CPU_MS:g}; "
             f"{o.cores} cores sustain ≈ {cpu['calls_per_s_sustainable']:.0f} calls/s, "
             f"measured {cpu['calls_per_s_measured']:.0f} calls/s on one event loop)"
         )
@@ -143,7 +151,7 @@ def _targets(report: Report) -> list[str]:
             lines.append(
                 f"  [{_mark(cpu, 'package_share_ok')}]     of which Inspect's floor (a bare task "
                 f"making the same calls, same run, the package's GC settings): "
-                f"{cpu['floor_ms']:.2f} ms{extra}; "
+                f"{cpu['floor_ms']:.2f} ms{_rounds(cpu['floor_rounds_ms'])}{extra}; "
                 f"moloch_eval's share above it: {cpu['package_share_ms']:+.2f} ms "
                 f"(target ≤ {TARGET_PACKAGE_SHARE_MS:g})"
             )

@@ -122,11 +122,13 @@ def check_targets(report: Report) -> None:
             "calls_per_s_measured": run.calls_per_second,
             "calls_per_s_sustainable": o.cores * 1000 / run.cpu_per_call_ms,
             "ok": run.cpu_per_call_ms <= TARGET_CPU_MS,
+            "rounds_ms": run.cpu_samples_ms,
         }
         bare = runs.get(floor)
         if bare and bare.calls:
             share = run.cpu_per_call_ms - bare.cpu_per_call_ms
             cpu["floor_ms"] = bare.cpu_per_call_ms
+            cpu["floor_rounds_ms"] = bare.cpu_samples_ms
             cpu["package_share_ms"] = share
             cpu["package_share_ok"] = share <= TARGET_PACKAGE_SHARE_MS
         logged = runs.get("bare_logged") if path == w.audience_mode else None

@@ -8,10 +8,13 @@ import os
 import platform
 import pstats
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from unittest import mock
+
+from inspect_ai.log import EvalLog
 
 from benchmarks.harness import (
     PER_ROLE,
@@ -58,9 +61,9 @@ def run_benchmark(options: Options, work_dir: str | Path) -> Report:
         server.set_latency(0.0)
         if options.cache:
             _cache_runs(server, options, report, logs, eval_args)
-        _cpu_runs(server, options, report, logs, eval_args)
-        if options.logprob:
-            _logprob_run(server, options, report, logs, eval_args)
+        other_log = _cpu_runs(server, options, report, logs, eval_args)
+        if other_log is not None:
+            _token_check(options, report, other_log)
         for shards in options.shards:
             _say(f"{shards} shard(s): separate `inspect eval` processes, 0 latency …")
             report.runs[f"shards@{shards}"] = run_shards(
@@ -166,54 +169,69 @@ def _latency_runs(
 
 def _cpu_runs(
     server: Any, options: Options, report: Report, logs: Path, eval_args: dict[str, Any]
-) -> None:
-    """0 latency, no cache: CPU per call, Inspect's bare floor, and its growth with samples."""
+) -> EvalLog | None:
+    """0 latency, no cache: CPU per call of both audience paths and of Inspect's bare floor,
+    then its growth with samples.
+
+    The paths and their floors run interleaved, `options.cpu_repeats` rounds of each, and each
+    keeps the run of median CPU per call (all rounds' figures in `cpu_samples_ms`), so a
+    share above the floor compares runs made side by side. Returns the log of the other
+    audience mode's run (for the token comparison), if it ran.
+    """
     w = options.workload
-    _say("0-latency run (CPU per call) …")
-    zero, _ = run_moloch(server, w, logs, label="moloch_eval, 0 latency", eval_args=eval_args)
-    report.runs["zero_latency"] = zero
+    other = "logprob" if w.audience_mode == "think" else "think"
+    # key → (label, what to run)
+    plan: dict[str, tuple[str, Callable[[], tuple[RunResult, EvalLog]]]] = {}
+
+    def add(key: str, label: str, workload: Workload, bare: bool | None = None, **kw: Any) -> None:
+        plan[key] = (
+            label,
+            lambda: run_moloch(
+                server, workload, logs, label=label, eval_args=eval_args, bare=bare, **kw
+            ),
+        )
+
+    add("zero_latency", "moloch_eval, 0 latency", w)
     if options.bare:
-        for key, unlogged, tuned_gc, label in (
-            ("bare", True, True, "bare Inspect task, same calls"),
-            ("bare_logged", False, True, "bare Inspect task, every call logged"),
-            ("bare_default_gc", True, False, "bare Inspect task, same calls, CPython's default GC"),
-        ):
-            _say(f"{label}, 0 latency …")
-            run, _ = run_moloch(
-                server,
-                w,
-                logs,
-                label=label,
-                eval_args=eval_args,
-                bare=unlogged,
-                bare_tuned_gc=tuned_gc,
-            )
-            report.runs[key] = run
-        if options.logprob:
-            other = "logprob" if w.audience_mode == "think" else "think"
-            _say(f"bare Inspect task, audience {other}, 0 latency …")
-            run, _ = run_moloch(
-                server,
-                replace(w, audience_mode=other),
-                logs,
-                label=f"bare Inspect task, same calls, audience {other}",
-                eval_args=eval_args,
-                bare=True,
-            )
-            report.runs[f"bare_{other}"] = run
+        add("bare", "bare Inspect task, same calls", w, bare=True)
+        add("bare_logged", "bare Inspect task, every call logged", w, bare=False)
+        label = "bare Inspect task, same calls, CPython's default GC"
+        add("bare_default_gc", label, w, bare=True, bare_tuned_gc=False)
+    if options.logprob:
+        small = replace(w.smaller(options.logprob_anchors), audience_mode=other)
+        add(f"audience_{other}", f"moloch_eval, audience {other}", small)
+        if options.bare:
+            label = f"bare Inspect task, same calls, audience {other}"
+            add(f"bare_{other}", label, replace(w, audience_mode=other), bare=True)
+    rounds: dict[str, list[tuple[RunResult, EvalLog]]] = {key: [] for key in plan}
+    repeats = max(1, options.cpu_repeats)
+    for round_ in range(repeats):
+        for key, (label, run) in plan.items():
+            _say(f"{label}, 0 latency (round {round_ + 1} of {repeats}) …")
+            rounds[key].append(run())
+    other_log: EvalLog | None = None
+    for key, results in rounds.items():
+        ordered = sorted(results, key=lambda result: result[0].cpu_per_call_ms)
+        median, log = ordered[(len(ordered) - 1) // 2]  # the lower median: a run that happened
+        median.cpu_samples_ms = [result.cpu_per_call_ms for result, _ in results]
+        report.runs[key] = median
+        if key == f"audience_{other}":
+            other_log = log
+    zero = report.runs["zero_latency"]
     for anchors in options.scale_anchors:
         if anchors == w.anchors:
             report.runs[f"scale@{anchors}"] = zero
             continue
         _say(f"0-latency run of {anchors} anchors (CPU per call against samples) …")
-        run, _ = run_moloch(
+        result, _ = run_moloch(
             server,
             replace(w, anchors=anchors),
             logs,
             label=f"moloch_eval, 0 latency, {anchors} anchors",
             eval_args=eval_args,
         )
-        report.runs[f"scale@{anchors}"] = run
+        report.runs[f"scale@{anchors}"] = result
+    return other_log
 
 
 def _cache_runs(
@@ -267,17 +285,11 @@ def _cache_runs(
     }
 
 
-def _logprob_run(
-    server: Any, options: Options, report: Report, logs: Path, eval_args: dict[str, Any]
-) -> None:
+def _token_check(options: Options, report: Report, log: EvalLog) -> None:
+    """Output tokens per vote in each audience mode (the other mode's run is `log`'s)."""
     w = options.workload
     other = "logprob" if w.audience_mode == "think" else "think"
-    small = Workload(**{**vars(w.smaller(options.logprob_anchors)), "audience_mode": other})
-    _say(f"audience in {other} mode ({small.anchors} anchors, 0 latency) …")
-    run, log = run_moloch(
-        server, small, logs, label=f"moloch_eval, audience {other}", eval_args=eval_args
-    )
-    report.runs[f"audience_{other}"] = run
+    run = report.runs[f"audience_{other}"]
     base = report.runs.get("moloch_equal")
     per_vote: dict[str, float] = {}
     per_vote_in: dict[str, float] = {}

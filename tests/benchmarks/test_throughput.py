@@ -57,6 +57,7 @@ def test_benchmark_end_to_end_counts_calls_and_caches(tmp_path: Path) -> None:
     argv = ["--anchors", "2", "--personas", "3", "--latency", "0.01", "--concurrency", "4"]
     argv += ["--paper-workers", "2", "--json", str(out), "--work-dir", str(tmp_path / "work")]
     argv += ["--latencies", "0.02", "--defaults-latencies", "0.01,0.02", "--scale-anchors", "1,2"]
+    argv += ["--cpu-repeats", "2"]
     assert main(argv) == 0
     report = json.loads(out.read_text())
     runs = report["runs"]
@@ -104,6 +105,14 @@ def test_benchmark_end_to_end_counts_calls_and_caches(tmp_path: Path) -> None:
         assert runs[key]["by_kind"]["vote"]["calls"] == 2 * 3, key
     cpu = report["checks"]["cpu_think"]
     assert {"floor_ms", "package_share_ms", "floor_every_call_logged_ms"} <= set(cpu)
+    # the CPU runs: interleaved rounds, each figure the lower median of its rounds
+    for key in ("zero_latency", "bare", "bare_logged", "bare_default_gc"):
+        rounds = runs[key]["cpu_samples_ms"]
+        assert len(rounds) == 2 and runs[key]["cpu_per_call_ms"] == min(rounds), key
+    assert len(runs["audience_logprob"]["cpu_samples_ms"]) == 2
+    assert cpu["rounds_ms"] == runs["zero_latency"]["cpu_samples_ms"]
+    share = runs["zero_latency"]["cpu_per_call_ms"] - runs["bare"]["cpu_per_call_ms"]
+    assert cpu["package_share_ms"] == pytest.approx(share)
     assert "floor_ms" in report["checks"]["cpu_logprob"]
     # CPU against the number of samples: one run per size, at 0 latency
     flat = report["checks"]["flat"]
