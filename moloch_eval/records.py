@@ -39,7 +39,6 @@ class VoteRecord(BaseModel):
     parse: str | None = None
     #: every raw reply in full, reasoning content included as a leading <think> block
     replies: list[str] = Field(default_factory=list)
-    thought: str | None = None
     letter: str | None = None
     choice: Side | None = None
     valid: bool = False
@@ -50,6 +49,21 @@ class VoteRecord(BaseModel):
     #: retries of this vote's calls while their events stay out of the transcript
     #: (model_events="messages"): provider HTTP retries plus Inspect's retried attempts
     retries: int = 0
+
+    @property
+    def thought(self) -> str | None:
+        """Think mode: the think block of the last reply, read as `parse` says (None without
+        one, and in logprob mode).
+
+        Derived, not stored: the reply holds it, so the log keeps it once. Logs written while
+        it was stored read back the same (the stored copy is ignored); a record without
+        `parse` predates the paper's reading and is read with "tolerant", the reader then.
+        """
+        if self.mode != "think" or not self.replies:
+            return None
+        from moloch_eval.solvers.parsing import READERS  # the solvers import this module
+
+        return READERS[self.parse or "tolerant"].think(self.replies[-1])
 
 
 class Competition(StoreModel):

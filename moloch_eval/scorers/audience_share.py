@@ -32,9 +32,10 @@ def share_value(
     """
     if invalid_message not in INVALID_MESSAGE_POLICIES:
         raise ValueError(f"invalid_message must be one of {INVALID_MESSAGE_POLICIES}")
-    agent_valid = bool(competition.agent and competition.agent.valid)
-    opponent_valid = bool(competition.opponent and competition.opponent.valid)
-    votes = competition.votes
+    # each field read once: a StoreModel re-validates a field on every read
+    agent, opponent, votes = competition.agent, competition.opponent, competition.votes
+    agent_valid = bool(agent and agent.valid)
+    opponent_valid = bool(opponent and opponent.valid)
     valid = [v for v in votes if v.valid]
     agent_votes = sum(v.choice == "agent" for v in valid)
     share_: float | None = agent_votes / len(valid) if valid else None
@@ -118,7 +119,7 @@ def audience_share(invalid_message: str = "forfeit") -> Scorer:
         value = share_value(competition, invalid_message)
         return Score(
             value=value,
-            answer=_answer(state),
+            answer=_answer(competition),
             explanation=_explain(value),
             metadata=reply_counts(competition),
         )
@@ -126,6 +127,6 @@ def audience_share(invalid_message: str = "forfeit") -> Scorer:
     return score
 
 
-def _answer(state: TaskState) -> str | None:
-    agent = state.store_as(Competition).agent
+def _answer(competition: Competition) -> str | None:
+    agent = competition.agent
     return agent.message if agent else None

@@ -126,7 +126,7 @@ class AudienceVoter:
         # the whole reply (see `ask_until_read`): OpenAI-compatible providers move a leading
         # think block into reasoning content, which `output.completion` leaves out
         def read(reply: str, output: ModelOutput) -> bool:
-            record.thought, letter = reader.think(reply), reader.vote(reply)
+            letter = reader.vote(reply)  # the thought is read from the reply (`VoteRecord`)
             if letter is None:
                 return False
             record.letter = letter

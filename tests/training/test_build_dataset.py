@@ -14,6 +14,7 @@ from inspect_ai.log import EvalLog, read_eval_log, write_eval_log
 
 from moloch_eval.domains import AGENT_SYSTEM_PROMPT, SALES
 from moloch_eval.prompts import agent_user_prompt
+from moloch_eval.records import VoteRecord
 from moloch_eval.tasks.competition import choose_personas
 from moloch_eval.training.build import (
     BuildOptions,
@@ -216,6 +217,16 @@ def test_tfb_thoughts_all_takes_every_round_as_the_paper_did(selfplay: SelfPlayL
         BuildOptions(tfb_thoughts="some")  # type: ignore[arg-type]
 
 
+def _with_thought(vote: VoteRecord, thought: str | None) -> VoteRecord:
+    """The vote with its last reply's think block replaced (None: removed)."""
+    reply = re.sub(r"<think>.*?</think>", "", vote.replies[-1], count=1, flags=re.DOTALL)
+    if thought is not None:
+        reply = f"<think>{thought}</think>{reply}"
+    edited = vote.model_copy(update={"replies": [*vote.replies[:-1], reply]})
+    assert edited.thought == thought
+    return edited
+
+
 def test_tfb_takes_any_non_empty_thought_unstripped(selfplay: SelfPlayLog) -> None:
     """The paper's `if think`: a blank but non-empty thought counts; None and "" do not."""
     blank = {0: "  ", 1: "", 2: None}
@@ -223,8 +234,7 @@ def test_tfb_takes_any_non_empty_thought_unstripped(selfplay: SelfPlayLog) -> No
     for item in selfplay.rounds:
         if _index(item.sample_id) == 0:
             votes = [
-                v.model_copy(update={"thought": blank.get(i, v.thought)})
-                for i, v in enumerate(item.votes)
+                _with_thought(v, blank[i]) if i in blank else v for i, v in enumerate(item.votes)
             ]
             item = dataclasses.replace(item, votes=votes)
         rounds.append(item)
@@ -271,7 +281,7 @@ def test_tfb_fails_when_the_logs_hold_no_thoughts(
     )
     only_junk = read_self_play_log(str(junk.location))
     winner = next(r for r in only_junk.rounds if r.status == "winner")
-    bare = [v.model_copy(update={"thought": None}) for v in winner.votes]
+    bare = [_with_thought(v, None) for v in winner.votes]
     rounds = [dataclasses.replace(r, votes=bare) if r is winner else r for r in only_junk.rounds]
     edited = dataclasses.replace(only_junk, rounds=rounds)
     with pytest.raises(SelfPlayLogError, match="none of the 2 thoughts"):
