@@ -93,33 +93,25 @@ def _latency_runs(
     server.set_latency(latency)
     runs: dict[str, RunResult] = {}
     samples = options.samples_per_connection * C
-    _say(f"L={latency:g} s: moloch_eval, global limit C={C}, max_samples={samples} …")
-    run, _ = run_moloch(
-        server,
-        w,
-        logs,
-        label=f"moloch_eval, C={C}, max_samples={samples}",
-        models=SHARED,
-        max_connections=C,
-        max_samples=samples,
-        eval_args=eval_args,
-    )
-    run.ideal = ideal_seconds(run.calls, w.critical_path(), latency, C)
-    runs["moloch_equal"] = run
-    if options.bare:  # Inspect's own floor at the same limits: a bare task, the same calls
-        _say(f"L={latency:g} s: bare Inspect task, C={C}, max_samples={samples} …")
+    # moloch_eval, then Inspect's own floor at the same limits: a bare task, the same calls
+    equal: list[tuple[str, str, bool | None]] = [("moloch_equal", "moloch_eval", None)]
+    if options.bare:
+        equal.append(("bare_equal", "bare Inspect task", True))
+    for key, name, bare in equal:
+        _say(f"L={latency:g} s: {name}, C={C}, max_samples={samples} …")
         run, _ = run_moloch(
             server,
             w,
             logs,
-            label=f"bare Inspect task, C={C}, max_samples={samples}",
+            label=f"{name}, C={C}, max_samples={samples}",
             models=SHARED,
             max_connections=C,
             max_samples=samples,
-            bare=True,
+            eval_args=eval_args,
+            bare=bare,
         )
         run.ideal = ideal_seconds(run.calls, w.critical_path(), latency, C)
-        runs["bare_equal"] = run
+        runs[key] = run
     if options.reference:
         default = options.paper_workers == C
         label = f"paper design, {C} workers" + (" (its default)" if default else "")
