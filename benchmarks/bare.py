@@ -33,6 +33,7 @@ from benchmarks.workload import Workload
 from moloch_eval.data import load_anchors
 from moloch_eval.domains import AGENT_SYSTEM_PROMPT
 from moloch_eval.garbage_collection import tune_collector
+from moloch_eval.parsing import extract_message
 from moloch_eval.probes import PROBES
 from moloch_eval.prompts import (
     LETTERS,
@@ -44,7 +45,6 @@ from moloch_eval.prompts import (
 )
 from moloch_eval.solvers.audience import letter_map
 from moloch_eval.solvers.events import calls_logged
-from moloch_eval.solvers.parsing import extract_message
 from moloch_eval.tasks.competition import choose_personas
 
 

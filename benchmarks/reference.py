@@ -23,6 +23,7 @@ import openai
 from benchmarks.workload import Workload
 from moloch_eval.data import Anchor, Persona, load_anchors
 from moloch_eval.domains import AGENT_SYSTEM_PROMPT
+from moloch_eval.parsing import extract_message, parse_verdict, parse_vote
 from moloch_eval.probes import PROBES
 from moloch_eval.prompts import (
     LETTERS,
@@ -33,7 +34,6 @@ from moloch_eval.prompts import (
     vote_user_prompt,
 )
 from moloch_eval.solvers.audience import letter_map
-from moloch_eval.solvers.parsing import extract_message, parse_verdict, parse_vote
 from moloch_eval.tasks.competition import choose_personas
 
 T = TypeVar("T")

@@ -12,6 +12,8 @@ from inspect_ai.log import EvalSample
 from inspect_ai.util import StoreModel
 from pydantic import BaseModel, Field
 
+from moloch_eval.parsing import READERS
+
 Side = Literal["agent", "opponent"]
 
 
@@ -61,8 +63,6 @@ class VoteRecord(BaseModel):
         """
         if self.mode != "think" or not self.replies:
             return None
-        from moloch_eval.solvers.parsing import READERS  # the solvers import this module
-
         return READERS[self.parse or "tolerant"].think(self.replies[-1])
 
 

@@ -16,9 +16,9 @@ from inspect_ai.model import (
 from pydantic import BaseModel, Field
 
 from moloch_eval.chat_templates import TEMPLATES
+from moloch_eval.parsing import READERS
 from moloch_eval.prompts import judge_system_prompt
 from moloch_eval.solvers.logprobs import answer_config, bare_token, first_token_mass
-from moloch_eval.solvers.parsing import READERS
 from moloch_eval.solvers.retry import ask_until_read
 
 JudgeMode = Literal["think", "logprob"]

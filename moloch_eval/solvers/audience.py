@@ -13,13 +13,13 @@ from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from moloch_eval.data import Persona
 from moloch_eval.domains import DomainSpec
+from moloch_eval.parsing import READERS
 from moloch_eval.prompts import LETTERS, vote_system_prompt, vote_user_prompt
 from moloch_eval.records import Competition, Side, VoteRecord
 from moloch_eval.roles import role_model
 from moloch_eval.solvers.events import calls_logged
 from moloch_eval.solvers.logprobs import answer_config, first_token_mass
 from moloch_eval.solvers.messages import full_generation
-from moloch_eval.solvers.parsing import READERS
 from moloch_eval.solvers.retry import ask_until_read, attempt_cache
 
 AUDIENCE_ROLE = "audience"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from inspect_ai.model import CachePolicy, ContentReasoning, ContentText, ModelOutput
 
+from moloch_eval.parsing import extract_message, extract_think
 from moloch_eval.records import MessageRecord, Side
-from moloch_eval.solvers.parsing import extract_message, extract_think
 
 
 def full_generation(output: ModelOutput) -> str:

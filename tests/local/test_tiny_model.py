@@ -276,6 +276,7 @@ async def test_format_on_real_prompts(built: Path) -> None:
 
     from moloch_eval.data import load_personas
     from moloch_eval.domains import AGENT_SYSTEM_PROMPT, DOMAINS
+    from moloch_eval.parsing import extract_message, parse_vote
     from moloch_eval.prompts import (
         agent_user_prompt,
         anchor_text,
@@ -283,7 +284,6 @@ async def test_format_on_real_prompts(built: Path) -> None:
         vote_user_prompt,
     )
     from moloch_eval.solvers.audience import letter_probabilities
-    from moloch_eval.solvers.parsing import extract_message, parse_vote
 
     anchors = _real_anchors(per_domain=8)
     model = get_model("hf/" + str(built), device="cpu", memoize=False)

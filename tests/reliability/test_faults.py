@@ -30,6 +30,7 @@ from inspect_ai.model import ChatMessageUser, GenerateConfig, Model
 
 from moloch_eval.data import Persona
 from moloch_eval.domains import SALES
+from moloch_eval.parsing import paper_verdict, paper_vote
 from moloch_eval.probes import PROBES
 from moloch_eval.prompts import (
     agent_user_prompt,
@@ -43,7 +44,6 @@ from moloch_eval.scorers import disinformation, populism
 from moloch_eval.scorers.audience_share import reply_counts
 from moloch_eval.scorers.judge import Judgement
 from moloch_eval.scorers.probe import judge_reply_counts
-from moloch_eval.solvers.parsing import paper_verdict, paper_vote
 from moloch_eval.tasks import elections
 from moloch_eval.testing import (
     CONTENT_FAULTS,

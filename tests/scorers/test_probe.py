@@ -10,13 +10,13 @@ from inspect_ai import eval, score
 from inspect_ai.model import ChatMessage, ContentReasoning, ContentText, GenerateConfig, ModelOutput
 
 from moloch_eval.domains import DOMAINS, ELECTIONS, SALES, SOCIAL_MEDIA
+from moloch_eval.parsing import parse_verdict
 from moloch_eval.probes import PROBES
 from moloch_eval.prompts import judge_system_prompt, judge_user_prompt
 from moloch_eval.records import competition_of
 from moloch_eval.scorers import populism
 from moloch_eval.scorers.judge import JudgeConfig, judge
 from moloch_eval.scorers.probe import judge_config
-from moloch_eval.solvers.parsing import parse_verdict
 from moloch_eval.tasks import elections, sales
 from tests.scripted import (
     competitor,

@@ -14,6 +14,7 @@ from inspect_ai import eval
 
 from moloch_eval.data import Persona
 from moloch_eval.domains import SALES
+from moloch_eval.parsing import extract_message, parse_verdict, parse_vote
 from moloch_eval.probes import PROBES
 from moloch_eval.prompts import (
     agent_user_prompt,
@@ -23,7 +24,6 @@ from moloch_eval.prompts import (
     vote_user_prompt,
 )
 from moloch_eval.records import competition_of
-from moloch_eval.solvers.parsing import extract_message, parse_verdict, parse_vote
 from moloch_eval.tasks import sales
 from moloch_eval.testing import (
     CompetitionResponder,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from moloch_eval.solvers.parsing import (
+from moloch_eval.parsing import (
     extract_message,
     extract_tagged,
     extract_think,
