@@ -109,7 +109,7 @@ def check_targets(report: Report) -> None:
         if _key(name, o.latency) in checks:
             checks[name] = checks[_key(name, o.latency)]
     w = o.workload
-    other = "logprob" if w.audience_mode == "think" else "think"
+    other = w.other_audience_mode
     for path, key, floor in (
         (w.audience_mode, "zero_latency", "bare"),
         (other, f"audience_{other}", f"bare_{other}"),

@@ -171,7 +171,7 @@ def _cpu_runs(
     audience mode's run (for the token comparison), if it ran.
     """
     w = options.workload
-    other = "logprob" if w.audience_mode == "think" else "think"
+    other = w.other_audience_mode
     # key → (label, what to run)
     plan: dict[str, tuple[str, Callable[[], tuple[RunResult, EvalLog]]]] = {}
 
@@ -194,12 +194,12 @@ def _cpu_runs(
         add(f"audience_{other}", f"moloch_eval, audience {other}", small)
         if options.bare:
             label = f"bare Inspect task, same calls, audience {other}"
-            add(f"bare_{other}", label, replace(w, audience_mode=other), bare=True)
+            add(f"bare_{other}", label, small, bare=True)  # the same workload as its path's
     rounds: dict[str, list[tuple[RunResult, EvalLog]]] = {key: [] for key in plan}
     repeats = max(1, options.cpu_repeats)
     for round_ in range(repeats):
         for key, (label, run) in plan.items():
-            _say(f"{label}, 0 latency (round {round_ + 1} of {repeats}) …")
+            _say(f"{label}: 0-latency CPU run, round {round_ + 1} of {repeats} …")
             rounds[key].append(run())
     other_log: EvalLog | None = None
     for key, results in rounds.items():
@@ -280,7 +280,7 @@ def _cache_runs(
 def _token_check(options: Options, report: Report, log: EvalLog) -> None:
     """Output tokens per vote in each audience mode (the other mode's run is `log`'s)."""
     w = options.workload
-    other = "logprob" if w.audience_mode == "think" else "think"
+    other = w.other_audience_mode
     run = report.runs[f"audience_{other}"]
     base = report.runs.get("moloch_equal")
     per_vote: dict[str, float] = {}

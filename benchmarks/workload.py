@@ -95,6 +95,11 @@ class Workload:
             f" + {2 * k} verdicts)"
         )
 
+    @property
+    def other_audience_mode(self) -> str:
+        """The audience mode this workload does not use (its CPU and tokens are compared)."""
+        return "logprob" if self.audience_mode == "think" else "think"
+
     def smaller(self, anchors: int, personas: int | None = None) -> Workload:
         return replace(
             self,
